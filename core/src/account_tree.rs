@@ -158,8 +158,7 @@ impl AccountTree {
     /// The inclusion proof of the leaf at `index`.
     pub fn proof(&self, index: u64) -> Result<InclusionProof, TreeError> {
         self.check_index(index)?;
-        let siblings =
-            (0..self.depth).map(|h| self.node(h, (index >> h) ^ 1)).collect();
+        let siblings = (0..self.depth).map(|h| self.node(h, (index >> h) ^ 1)).collect();
         Ok(InclusionProof { index, leaf: self.leaf(index), siblings })
     }
 

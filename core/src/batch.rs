@@ -10,8 +10,8 @@ use crate::{
     contribution::{Contribution, SignedContribution},
     field::{fr_from_u128, fr_limbs_from_b256, serde_fr, serde_fr_vec, serde_u128},
     model::{DimensionError, InferenceTrace, QuantizedModel},
-    poseidon,
     policy::{Policy, PolicyError},
+    poseidon,
     state::{Account, State},
     DomainTag, MAX_CUMULATIVE,
 };
@@ -47,7 +47,8 @@ pub struct TouchedAccount {
 impl TouchedAccount {
     /// The 32-byte word of the packed touched list: `address << 96 | cumulative`.
     pub fn packed(&self) -> B256 {
-        let word = (U256::from_be_slice(self.address.as_slice()) << 96) | U256::from(self.cumulative);
+        let word =
+            (U256::from_be_slice(self.address.as_slice()) << 96) | U256::from(self.cumulative);
         B256::from(word)
     }
 }
@@ -326,7 +327,11 @@ pub fn apply_batch(
     let mut total: u128 = 0;
     let mut commitment = batch_commitment_seed();
     for (index, contribution) in contributions.iter().enumerate() {
-        let at = ContributionRef { index, contributor: contribution.contributor, nonce: contribution.nonce };
+        let at = ContributionRef {
+            index,
+            contributor: contribution.contributor,
+            nonce: contribution.nonce,
+        };
         let last_nonce = match index.checked_sub(1).map(|i| &contributions[i]) {
             Some(prev) if prev.contributor == contribution.contributor => prev.nonce,
             Some(prev) if prev.contributor > contribution.contributor => {
@@ -373,7 +378,11 @@ pub fn apply_batch(
                 if next.next_index() >= next.tree().capacity() {
                     let first = &contributions[start];
                     return Err(BatchError::TreeFull {
-                        at: ContributionRef { index: start, contributor: address, nonce: first.nonce },
+                        at: ContributionRef {
+                            index: start,
+                            contributor: address,
+                            nonce: first.nonce,
+                        },
                         depth: next.depth(),
                     });
                 }

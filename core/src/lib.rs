@@ -27,6 +27,7 @@ pub mod model;
 pub mod policy;
 pub mod poseidon;
 pub mod state;
+pub mod vectors;
 
 pub use account_tree::{AccountLeaf, AccountTree, InclusionProof};
 pub use alloy_primitives::{Address, B256};
@@ -65,3 +66,6 @@ impl DomainTag {
         Fr::from(self as u64)
     }
 }
+
+#[cfg(feature = "test-utils")]
+pub mod testing;

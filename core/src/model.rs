@@ -259,7 +259,9 @@ pub enum ModelError {
         bits: u32,
     },
     /// The worst-case accumulator of a layer does not fit.
-    #[error("layer {layer}: worst-case accumulator reaches 2^{log2}, above the 2^{ACC_BITS} bound")]
+    #[error(
+        "layer {layer}: worst-case accumulator reaches 2^{log2}, above the 2^{ACC_BITS} bound"
+    )]
     AccumulatorOverflow {
         /// Layer index.
         layer: usize,
@@ -389,7 +391,10 @@ impl QuantizedModel {
             if let Some((row, w)) =
                 layer.weights.iter().enumerate().find(|(_, row)| row.len() != width)
             {
-                return Err(shape(format!("weight row {row} has {} entries, expected {width}", w.len())));
+                return Err(shape(format!(
+                    "weight row {row} has {} entries, expected {width}",
+                    w.len()
+                )));
             }
             if layer.biases.len() != layer.output_dim() {
                 return Err(shape(format!(
@@ -443,9 +448,7 @@ impl QuantizedModel {
             return Err(ModelError::OutputDim(width));
         }
         let limit = 1i64 << SCORE_BITS;
-        if score_range.min > score_range.max
-            || score_range.min < -limit
-            || score_range.max > limit
+        if score_range.min > score_range.max || score_range.min < -limit || score_range.max > limit
         {
             return Err(ModelError::ScoreRange { min: score_range.min, max: score_range.max });
         }
@@ -668,7 +671,9 @@ mod tests {
             Err(ModelError::ScoreRange { .. })
         ));
         // Many wide layers of large weights overflow the accumulator bound.
-        let wide = |n: usize, m: usize| layer(vec![vec![(1 << 23) - 1; n]; m], vec![0; m], Activation::Relu);
+        let wide = |n: usize, m: usize| {
+            layer(vec![vec![(1 << 23) - 1; n]; m], vec![0; m], Activation::Relu)
+        };
         let deep = vec![wide(2, 64), wide(64, 64), wide(64, 1)];
         assert!(matches!(
             QuantizedModel::new(1, 2, deep, range),
@@ -691,7 +696,10 @@ mod tests {
         let wrong = json.replace(MODEL_FORMAT, "onnx");
         assert!(QuantizedModel::from_json(&wrong).unwrap_err().to_string().contains("format"));
         let invalid = json.replace("\"scale_bits\":4", "\"scale_bits\":40");
-        assert!(QuantizedModel::from_json(&invalid).unwrap_err().to_string().contains("scale_bits"));
+        assert!(QuantizedModel::from_json(&invalid)
+            .unwrap_err()
+            .to_string()
+            .contains("scale_bits"));
     }
 
     #[test]
@@ -699,8 +707,7 @@ mod tests {
         let model = tiny(Activation::Relu);
         let mut layers = model.layers().to_vec();
         layers[1].weights[0][1] += 1;
-        let changed =
-            QuantizedModel::new(4, 2, layers, model.score_range()).unwrap();
+        let changed = QuantizedModel::new(4, 2, layers, model.score_range()).unwrap();
         assert_ne!(model.commitment(), changed.commitment());
         assert_ne!(model.commitment(), tiny(Activation::Identity).commitment());
     }

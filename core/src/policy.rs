@@ -94,14 +94,26 @@ impl Policy {
 mod tests {
     use super::*;
 
-    const POLICY: Policy =
-        Policy { threshold: 100, base_reward: 10, reward_per_point: 2, cap: 50, batch_budget: 1000 };
+    const POLICY: Policy = Policy {
+        threshold: 100,
+        base_reward: 10,
+        reward_per_point: 2,
+        cap: 50,
+        batch_budget: 1000,
+    };
 
     #[test]
     fn reward_table() {
-        for (score, reward) in
-            [(-5, 0), (99, 0), (100, 10), (101, 12), (119, 48), (120, 50), (121, 50), (i64::MAX, 50)]
-        {
+        for (score, reward) in [
+            (-5, 0),
+            (99, 0),
+            (100, 10),
+            (101, 12),
+            (119, 48),
+            (120, 50),
+            (121, 50),
+            (i64::MAX, 50),
+        ] {
             assert_eq!(POLICY.reward(score), reward, "score {score}");
         }
     }

@@ -104,7 +104,7 @@ pub fn hash(inputs: &[Fr]) -> Fr {
     for chunk in inputs.chunks(RATE) {
         absorb_chunk(&mut state, chunk);
     }
-    if inputs.len() % RATE == 0 {
+    if inputs.len().is_multiple_of(RATE) {
         absorb_chunk(&mut state, &[]);
     }
     state[1]

@@ -1,0 +1,5 @@
+//! merit-core integration tests: the state-transition function, signatures and golden vectors.
+
+mod batch;
+mod golden;
+mod signature;
