@@ -1,1 +1,22 @@
-fn main() {}
+//! `merit`: the command-line entry point to Merit.
+//!
+//! Working today: `demo` (the native loop), `batch apply`, `claim-proof`, `state init`,
+//! `contribution sign` and `model score`. The other subcommands are in place and say plainly
+//! that they are not available yet.
+
+mod commands;
+mod demo;
+mod io;
+
+use clap::Parser;
+
+fn main() {
+    let cli = commands::Cli::parse();
+    if let Err(err) = commands::run(cli) {
+        eprintln!("Error: {err}");
+        for cause in err.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}

@@ -67,5 +67,5 @@ impl DomainTag {
     }
 }
 
-#[cfg(feature = "test-utils")]
-pub mod testing;
+#[cfg(feature = "samples")]
+pub mod samples;

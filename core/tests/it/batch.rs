@@ -5,7 +5,7 @@ use merit_core::{
     apply_batch,
     batch::{batch_commitment, touched_hash},
     claim_tree::{claim_leaf, verify_claim_proof},
-    testing::{dev_domain, sample_contributions, sample_model, sample_policy, SplitMix64},
+    samples::{dev_domain, sample_contributions, sample_model, sample_policy, SplitMix64},
     Address, BatchApplied, BatchError, Contribution, Policy, QuantizedModel, State, MAX_CUMULATIVE,
 };
 use proptest::prelude::*;
@@ -298,7 +298,7 @@ proptest! {
         let second: Vec<(u64, u64, usize)> = second
             .iter()
             .map(|&(s, _, count)| {
-                let address = merit_core::testing::dev_signer(s).address();
+                let address = merit_core::samples::dev_signer(s).address();
                 let next = applied.state.account(&address).map_or(1, |a| a.last_nonce + 1);
                 (s, next, count)
             })

@@ -1,7 +1,7 @@
 //! EIP-712 signatures of contributions.
 
 use merit_core::{
-    testing::{dev_domain, dev_signer, sample_contributions, SplitMix64},
+    samples::{dev_domain, dev_signer, sample_contributions, SplitMix64},
     MeritDomain, SignatureError,
 };
 

@@ -1,4 +1,4 @@
-//! Deterministic samples for tests, golden fixtures and the demo (feature `test-utils`).
+//! Deterministic samples for tests, golden fixtures and the demo (feature `samples`).
 //!
 //! Everything here derives from integer seeds through [`SplitMix64`], so the same seed gives the
 //! same model, keys and contributions on every machine and in every release (unlike `rand`'s

@@ -1,0 +1,239 @@
+//! The `merit` binary end to end, on the golden vectors and on bad input.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn golden(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/golden").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn merit() -> Command {
+    Command::cargo_bin("merit").unwrap()
+}
+
+/// Writes the inputs of a golden batch vector as separate files.
+fn inputs(dir: &Path, vector: &Value) {
+    for key in ["prev_state", "model", "policy", "batch"] {
+        std::fs::write(dir.join(format!("{key}.json")), vector[key].to_string()).unwrap();
+    }
+}
+
+fn apply(dir: &Path) -> Command {
+    let mut cmd = merit();
+    cmd.args(["batch", "apply", "--state"])
+        .arg(dir.join("prev_state.json"))
+        .arg("--model")
+        .arg(dir.join("model.json"))
+        .arg("--policy")
+        .arg(dir.join("policy.json"))
+        .arg("--batch")
+        .arg(dir.join("batch.json"));
+    cmd
+}
+
+fn stderr(cmd: &mut Command) -> String {
+    let out = cmd.assert().failure().get_output().clone();
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn batch_apply_reproduces_the_golden_output_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["batch_d8_1.json", "batch_d8_2.json", "batch_d24_tanh.json"] {
+        let vector = golden(name);
+        inputs(dir.path(), &vector);
+        let state_out = dir.path().join("state_out.json");
+        let out = apply(dir.path()).arg("--state-out").arg(&state_out).assert().success();
+        let output: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(output, vector["output"], "{name}");
+        let state: Value =
+            serde_json::from_str(&std::fs::read_to_string(&state_out).unwrap()).unwrap();
+        assert_eq!(state, vector["new_state"], "{name}");
+    }
+}
+
+#[test]
+fn claim_proof_gives_the_claim_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let vector = golden("batch_d8_2.json");
+    let output = dir.path().join("output.json");
+    std::fs::write(&output, vector["output"].to_string()).unwrap();
+    let touched = vector["output"]["touched"][1].clone();
+    let out = merit()
+        .args(["claim-proof", "--batch-id", "2", "--account"])
+        .arg(touched["address"].as_str().unwrap())
+        .arg("--output")
+        .arg(&output)
+        .assert()
+        .success();
+    let proof: merit_core::ClaimProof = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(proof.verify());
+    assert_eq!(proof.batch_id, 2);
+    assert_eq!(proof.cumulative.to_string(), touched["cumulative"].as_str().unwrap());
+    assert_eq!(proof.claim_root.to_string(), vector["output"]["claim_root"].as_str().unwrap());
+
+    let err = stderr(
+        merit()
+            .args([
+                "claim-proof",
+                "--batch-id",
+                "2",
+                "--account",
+                "0x000000000000000000000000000000000000dead",
+            ])
+            .arg("--output")
+            .arg(&output),
+    );
+    assert!(err.contains("was not touched by this batch"), "{err}");
+}
+
+#[test]
+fn bad_inputs_get_clear_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let vector = golden("batch_d8_2.json");
+    let state_out = dir.path().join("state_out.json");
+
+    // Malformed JSON.
+    inputs(dir.path(), &vector);
+    std::fs::write(dir.path().join("batch.json"), "{ not json").unwrap();
+    let err = stderr(apply(dir.path()).arg("--state-out").arg(&state_out));
+    assert!(err.contains("batch.json is not a valid batch file"), "{err}");
+
+    // A forged signature names the contribution.
+    let mut forged = vector.clone();
+    forged["batch"]["contributions"][3]["contribution"]["task_id"] = Value::from(999_999_999u64);
+    inputs(dir.path(), &forged);
+    let err = stderr(apply(dir.path()).arg("--state-out").arg(&state_out));
+    assert!(err.contains("contribution #3"), "{err}");
+    assert!(err.contains("signed by"), "{err}");
+
+    // Signatures are domain-bound: another chain id fails.
+    inputs(dir.path(), &vector);
+    let err =
+        stderr(apply(dir.path()).args(["--chain-id", "1"]).arg("--state-out").arg(&state_out));
+    assert!(err.contains("bad signature for chain 1"), "{err}");
+
+    // A tampered state file is refused by its root.
+    let mut tampered = vector.clone();
+    tampered["prev_state"]["accounts"][0]["cumulative"] = Value::from("1");
+    inputs(dir.path(), &tampered);
+    let err = stderr(apply(dir.path()).arg("--state-out").arg(&state_out));
+    assert!(err.contains("state root mismatch"), "{err}");
+
+    // A replayed batch: the second batch applied to the state after it.
+    let mut replay = vector.clone();
+    replay["prev_state"] = vector["new_state"].clone();
+    inputs(dir.path(), &replay);
+    let err = stderr(apply(dir.path()).arg("--state-out").arg(&state_out));
+    assert!(err.contains("batch 2 rejected") && err.contains("nonce must be above"), "{err}");
+
+    // Wrong feature width (re-signing is skipped to reach the width check).
+    let mut wide = vector.clone();
+    wide["batch"]["contributions"][0]["contribution"]["features"]
+        .as_array_mut()
+        .unwrap()
+        .push(Value::from(1));
+    inputs(dir.path(), &wide);
+    let err = stderr(apply(dir.path()).arg("--skip-signatures").arg("--state-out").arg(&state_out));
+    assert!(err.contains("model takes 16 features, got 17"), "{err}");
+
+    assert!(!state_out.exists(), "a refused batch wrote a state");
+}
+
+#[test]
+fn model_score_is_bit_exact_with_the_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let vector = golden("batch_d8_1.json");
+    std::fs::write(dir.path().join("model.json"), vector["model"].to_string()).unwrap();
+    let features: Vec<Value> = vector["batch"]["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["contribution"]["features"].clone())
+        .collect();
+    std::fs::write(dir.path().join("features.json"), Value::from(features).to_string()).unwrap();
+    let out = merit()
+        .args(["model", "score"])
+        .arg(dir.path().join("model.json"))
+        .arg(dir.path().join("features.json"))
+        .assert()
+        .success();
+    let scores: Vec<i64> = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let expected: Vec<i64> = vector["trace"]["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["inference"]["score"].as_i64().unwrap())
+        .collect();
+    assert_eq!(scores, expected);
+}
+
+#[test]
+fn contribution_sign_checks_the_key_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let vector = golden("eip712.json");
+    let contribution = dir.path().join("contribution.json");
+    std::fs::write(&contribution, vector["signed"]["contribution"].to_string()).unwrap();
+    let wrong_key = dir.path().join("key");
+    std::fs::write(&wrong_key, format!("0x{}\n", "11".repeat(32))).unwrap();
+    let err = stderr(
+        merit()
+            .args(["contribution", "sign", "--contribution"])
+            .arg(&contribution)
+            .arg("--key-file")
+            .arg(&wrong_key),
+    );
+    assert!(err.contains("the key belongs to"), "{err}");
+    std::fs::write(&wrong_key, "not a key").unwrap();
+    let err = stderr(
+        merit()
+            .args(["contribution", "sign", "--contribution"])
+            .arg(&contribution)
+            .arg("--key-file")
+            .arg(&wrong_key),
+    );
+    assert!(err.contains("not 32 hex bytes"), "{err}");
+}
+
+#[test]
+fn demo_runs_the_native_loop_and_writes_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = merit()
+        .args([
+            "demo",
+            "--contributors",
+            "3",
+            "--batches",
+            "2",
+            "--per-contributor",
+            "2",
+            "--depth",
+            "8",
+            "--out-dir",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("every claim paid once"), "{stdout}");
+    assert!(stdout.contains("Still to come"), "{stdout}");
+    for file in ["batch-1.json", "output-2.json", "state.json"] {
+        assert!(dir.path().join(file).exists(), "{file}");
+    }
+}
+
+#[test]
+fn unavailable_commands_say_so() {
+    for args in [
+        vec!["prove", "--batch", "x"],
+        vec!["node"],
+        vec!["model", "import", "m.onnx"],
+        vec!["circuit", "stats"],
+    ] {
+        let err = stderr(merit().args(&args));
+        assert!(err.contains("is not available yet"), "{args:?}: {err}");
+    }
+}
