@@ -11,3 +11,5 @@ echo "== cargo clippy -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --workspace
+echo "== forge test (verifier-contracts)"
+bash verifier-contracts/scripts/test.sh

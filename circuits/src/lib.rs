@@ -6,12 +6,29 @@
 //! `merit_core::BatchOutput::public_instances`; the golden vectors in `fixtures/golden/` are its
 //! test inputs.
 //!
-//! **Mostly empty for now**: only the Poseidon configuration exists, with the test that
-//! halo2-base's in-circuit hasher and `merit_core::poseidon` agree bit for bit. The chips
-//! (fixed-point dense layer, ReLU, sigmoid/tanh lookup, clamp, policy, account-tree update, batch
-//! commitment) and the batch circuit come next.
+//! **Work in progress.** What exists:
+//! - [`poseidon`]: halo2-base's hasher with Merit's parameters, tested bit for bit against
+//!   `merit_core::poseidon` (`tests/poseidon_compat.rs`);
+//! - [`fixed_point`]: floor division with a range-checked remainder, ReLU, clamp, signed range
+//!   checks and a sign bit, each constraining witness values taken from merit-core's trace;
+//! - [`model`]: the scoring chip for `identity`/`relu` layers and the score clamp, tested
+//!   against merit-core's inference with tampered traces (`tests/model_chip.rs`). Today it costs
+//!   about 3,100 advice cells per 16→32→1 inference on the flex gate (target: ≤ 2,500).
+//!
+//! Still to come: the sigmoid/tanh lookup (halo2-base's dynamic lookup tables beside the flex
+//! gate), the policy chip, the account-tree update, the batch commitment, `touched_hash` and the
+//! batch circuit with its public instances.
+//!
+//! ## Known constraint: keccak
+//! `touched_hash` is a keccak256 computed in the circuit. The obvious gadget, zkevm-hashes'
+//! vanilla keccak, exists on crates.io only as 0.3.0, which pins `halo2-base = "=0.5.0"` and
+//! `snark-verifier-sdk = "=0.2.0"`; halo2-base 0.5.0 has no `cuda` feature (it appeared in
+//! 0.5.4), so it cannot share a build with the halo2-base 0.5.5 the CUDA prover needs. The batch
+//! circuit therefore needs its own single-phase keccak chip (or a newer zkevm-hashes release).
 //!
 //! halo2 is imported only through `halo2_base::halo2_proofs`, so halo2-base's `cuda` feature
 //! swaps the proving backend everywhere at once.
 
+pub mod fixed_point;
+pub mod model;
 pub mod poseidon;

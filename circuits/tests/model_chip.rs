@@ -1,0 +1,148 @@
+//! The scoring chip against merit-core's native inference: honest traces pass (MockProver) and
+//! give the native score; tampered traces fail.
+
+use halo2_base::{
+    gates::{GateInstructions, RangeInstructions},
+    utils::testing::base_test,
+    AssignedValue,
+};
+use merit_circuits::model::{infer, load_model, ModelCircuitError, ModelShape};
+use merit_core::{
+    field::fr_from_i64,
+    model::{Activation, InferenceTrace, QuantizedModel, ScoreRange},
+    samples::{random_features, random_layer, sample_model, SplitMix64},
+    Fr,
+};
+
+/// 16 → 32 (ReLU) → 1 (identity), scale 2^12, score clamped to [0, 4096].
+fn relu_model(seed: u64) -> QuantizedModel {
+    let mut rng = SplitMix64::new(seed);
+    let layers = vec![
+        random_layer(&mut rng, 16, 32, 1 << 11, 1 << 22, Activation::Relu),
+        random_layer(&mut rng, 32, 1, 1 << 11, 1 << 21, Activation::Identity),
+    ];
+    QuantizedModel::new(12, 16, layers, ScoreRange { min: 0, max: 4096 }).unwrap()
+}
+
+/// Proves the inferences of `features` with `traces` (tampered or not) and returns the scores
+/// and the advice cells used per inference.
+fn run(
+    model: &QuantizedModel,
+    features: &[Vec<i16>],
+    traces: &[InferenceTrace],
+    satisfied: bool,
+) -> (Vec<Fr>, usize) {
+    let shape = ModelShape::of(model).unwrap();
+    base_test().k(14).lookup_bits(12).expect_satisfied(satisfied).run(|ctx, range| {
+        let assigned = load_model(ctx, model);
+        let before = ctx.advice.len();
+        let mut scores = Vec::new();
+        for (f, t) in features.iter().zip(traces) {
+            let inputs: Vec<AssignedValue<Fr>> =
+                ctx.assign_witnesses(f.iter().map(|x| fr_from_i64(i64::from(*x))));
+            for x in &inputs {
+                let shifted =
+                    range.gate.add(ctx, *x, halo2_base::QuantumCell::Constant(Fr::from(1 << 15)));
+                range.range_check(ctx, shifted, 16);
+            }
+            scores.push(*infer(ctx, range, &shape, &assigned, &inputs, t).value());
+        }
+        (scores, (ctx.advice.len() - before) / features.len().max(1))
+    })
+}
+
+fn inputs(model: &QuantizedModel, seed: u64, n: usize) -> (Vec<Vec<i16>>, Vec<InferenceTrace>) {
+    let mut rng = SplitMix64::new(seed);
+    let features: Vec<Vec<i16>> = (0..n).map(|_| random_features(&mut rng, 16, 4096)).collect();
+    let traces = features.iter().map(|f| model.infer(f).unwrap()).collect();
+    (features, traces)
+}
+
+#[test]
+fn honest_inferences_give_the_native_scores() {
+    let model = relu_model(1);
+    let (features, traces) = inputs(&model, 2, 6);
+    let (scores, cells) = run(&model, &features, &traces, true);
+    let native: Vec<Fr> = traces.iter().map(|t| fr_from_i64(t.score)).collect();
+    assert_eq!(scores, native);
+    // The clamp is exercised on both sides by these inputs.
+    assert!(
+        traces.iter().any(|t| t.raw_score < 0 || t.raw_score > 4096),
+        "{:?}",
+        traces.iter().map(|t| t.raw_score).collect::<Vec<_>>()
+    );
+    println!("advice cells per 16-32-1 inference: {cells}");
+    assert!(cells < 4_000, "{cells} advice cells per inference");
+}
+
+#[test]
+fn extreme_features_stay_within_the_range_checks() {
+    let model = relu_model(3);
+    let features = vec![vec![i16::MAX; 16], vec![i16::MIN; 16], vec![0; 16]];
+    let traces: Vec<InferenceTrace> = features.iter().map(|f| model.infer(f).unwrap()).collect();
+    let (scores, _) = run(&model, &features, &traces, true);
+    assert_eq!(scores, traces.iter().map(|t| fr_from_i64(t.score)).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_shifted_quotient_fails() {
+    let model = relu_model(1);
+    let (features, mut traces) = inputs(&model, 4, 1);
+    // q + 1 with r - 2^S keeps acc = q·2^S + r but puts r out of range.
+    traces[0].layers[0].quotient[5] += 1;
+    traces[0].layers[0].remainder[5] -= 1 << 12;
+    run(&model, &features, &traces, false);
+}
+
+#[test]
+fn a_wrong_quotient_fails() {
+    let model = relu_model(1);
+    let (features, mut traces) = inputs(&model, 5, 1);
+    traces[0].layers[1].quotient[0] += 1;
+    run(&model, &features, &traces, false);
+}
+
+#[test]
+fn a_wrong_raw_score_fails_the_clamp() {
+    let model = relu_model(1);
+    let (features, mut traces) = inputs(&model, 6, 1);
+    traces[0].raw_score += 1;
+    run(&model, &features, &traces, false);
+}
+
+#[test]
+fn a_changed_weight_fails() {
+    let model = relu_model(1);
+    let (features, traces) = inputs(&model, 7, 1);
+    let mut layers = model.layers().to_vec();
+    layers[0].weights[3][2] += 7;
+    let changed = QuantizedModel::new(12, 16, layers, model.score_range()).unwrap();
+    // Honest trace of the registered model, proven with other weights.
+    run(&changed, &features, &traces, false);
+}
+
+#[test]
+fn table_activations_are_refused_for_now() {
+    assert!(matches!(
+        ModelShape::of(&sample_model(1)),
+        Err(ModelCircuitError::Activation { layer: 1, .. })
+    ));
+}
+
+#[test]
+fn shape_check_accepts_same_shape_and_refuses_others() {
+    let shape = ModelShape::of(&relu_model(1)).unwrap();
+    shape.check(&relu_model(1)).unwrap();
+    let mut rng = SplitMix64::new(9);
+    let wider = QuantizedModel::new(
+        12,
+        16,
+        vec![
+            random_layer(&mut rng, 16, 33, 1 << 11, 1 << 22, Activation::Relu),
+            random_layer(&mut rng, 33, 1, 1 << 11, 1 << 21, Activation::Identity),
+        ],
+        ScoreRange { min: 0, max: 4096 },
+    )
+    .unwrap();
+    assert!(matches!(shape.check(&wider), Err(ModelCircuitError::Shape { .. })));
+}
