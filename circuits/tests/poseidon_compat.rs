@@ -62,11 +62,13 @@ fn account_leaf_and_node_hashes_agree() {
         address: Address::repeat_byte(0xa5),
         cumulative: 123_456_789,
         last_nonce: 77,
+        next: Address::repeat_byte(0xb6),
     };
     let inputs = vec![
         fr_from_address(leaf.address),
         fr_from_u128(leaf.cumulative),
         Fr::from(leaf.last_nonce),
+        fr_from_address(leaf.next),
     ];
     assert_eq!(hash_in_circuit(inputs, leaf.hash(), true), leaf.hash());
     let (l, r) = (Fr::from(5), Fr::from(9));

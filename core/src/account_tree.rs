@@ -1,7 +1,14 @@
-//! The account tree: a sparse Poseidon Merkle tree of fixed depth.
+//! The account tree: a sparse Poseidon Merkle tree of fixed depth, indexed (a sorted linked list
+//! through the leaves) so that the circuit can prove an address has no leaf yet.
 //!
-//! - Leaf `i` is `Poseidon(address, cumulative, last_nonce)` of the account at index `i`, or
-//!   `0` where no account lives yet. Accounts are appended at the next free index.
+//! - Leaf `i` is `Poseidon(address, cumulative, last_nonce, next)` of the account at index `i`,
+//!   where `next` is the smallest address above `address` that has a leaf (`0` if none), or
+//!   `0` where no account lives yet. Index 0 holds the sentinel `(0, 0, 0, next)`, which links to
+//!   the smallest address. Accounts are appended at the next free index.
+//! - Appending address `a` proves it is absent: its predecessor leaf `p` (the largest address
+//!   below `a`, or the sentinel) satisfies `p.address < a` and (`p.next = 0` or `a < p.next`);
+//!   `p.next` becomes `a` and the new leaf takes `p`'s old `next`. So each address has at most
+//!   one leaf, which is what makes the per-account nonce a replay guard.
 //! - A node is `Poseidon(left, right)`; the empty subtree of height `h` hashes to `zero[h]`,
 //!   with `zero[0] = 0` and `zero[h+1] = Poseidon(zero[h], zero[h])`.
 //! - The root of depth `d` covers `2^d` leaves; siblings of a proof are listed leaf-up.
@@ -24,6 +31,7 @@ pub const MAX_DEPTH: usize = 32;
 
 /// The preimage of an account leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccountLeaf {
     /// The account's address.
     pub address: Address,
@@ -32,15 +40,18 @@ pub struct AccountLeaf {
     pub cumulative: u128,
     /// The highest nonce consumed.
     pub last_nonce: u64,
+    /// The next larger address with a leaf, or zero.
+    pub next: Address,
 }
 
 impl AccountLeaf {
-    /// `Poseidon(address, cumulative, last_nonce)`.
+    /// `Poseidon(address, cumulative, last_nonce, next)`.
     pub fn hash(&self) -> Fr {
         poseidon::hash(&[
             fr_from_address(self.address),
             fr_from_u128(self.cumulative),
             Fr::from(self.last_nonce),
+            fr_from_address(self.next),
         ])
     }
 }

@@ -146,27 +146,17 @@ pub struct ContributionTrace {
     pub commitment_after: Fr,
 }
 
-/// Every intermediate value of one account update. Updates are applied one after another in
-/// touched-list order; `siblings` are the path of `index` in the tree as it is just before this
-/// update.
+/// One leaf write: the leaf before and after, and its path in the tree as it is just before the
+/// write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountUpdate {
+pub struct LeafUpdate {
     /// Leaf index.
     pub index: u64,
-    /// Whether the account is appended by this batch (its old leaf is the empty `0`).
-    pub is_new: bool,
-    /// Position of its first contribution in the batch.
-    pub first_contribution: usize,
-    /// Number of its contributions in the batch.
-    pub contribution_count: usize,
-    /// The leaf preimage before (cumulative and nonce `0` for a new account).
-    pub old: AccountLeaf,
-    /// The leaf preimage after.
+    /// The preimage before; `None` for an empty leaf (value `0`).
+    pub old: Option<AccountLeaf>,
+    /// The preimage after.
     pub new: AccountLeaf,
-    /// Sum of the rewards of its contributions.
-    #[serde(with = "serde_u128")]
-    pub reward_sum: u128,
-    /// Leaf value before (`0` for a new account).
+    /// Leaf value before.
     #[serde(with = "serde_fr")]
     pub old_leaf: Fr,
     /// Leaf value after.
@@ -175,12 +165,40 @@ pub struct AccountUpdate {
     /// Siblings of the path, leaf-up.
     #[serde(with = "serde_fr_vec")]
     pub siblings: Vec<Fr>,
-    /// Root before this update.
+    /// Root before this write.
     #[serde(with = "serde_fr")]
     pub root_before: Fr,
-    /// Root after this update.
+    /// Root after this write.
     #[serde(with = "serde_fr")]
     pub root_after: Fr,
+}
+
+/// Every intermediate value of one account update. Updates are applied one after another in
+/// touched-list order. An existing account is one leaf write; a new account is two: its
+/// predecessor's `next` pointer moves to it (`low`, which proves the address had no leaf), then
+/// it is appended at the next free index (`leaf`, an empty leaf before).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountUpdate {
+    /// The account.
+    pub address: Address,
+    /// Whether the account is appended by this batch.
+    pub is_new: bool,
+    /// Position of its first contribution in the batch.
+    pub first_contribution: usize,
+    /// Number of its contributions in the batch.
+    pub contribution_count: usize,
+    /// Sum of the rewards of its contributions.
+    #[serde(with = "serde_u128")]
+    pub reward_sum: u128,
+    /// Cumulative reward before the batch (`0` for a new account).
+    #[serde(with = "serde_u128")]
+    pub old_cumulative: u128,
+    /// Last nonce before the batch (`0` for a new account).
+    pub old_last_nonce: u64,
+    /// For a new account: the predecessor leaf's update.
+    pub low: Option<LeafUpdate>,
+    /// The account's own leaf.
+    pub leaf: LeafUpdate,
 }
 
 /// Every intermediate value of a batch, for the circuit's witness and for golden vectors.
@@ -275,6 +293,12 @@ pub enum BatchError {
         /// The cumulative it would have.
         cumulative: u128,
     },
+    /// The zero address is the tree's sentinel and cannot contribute.
+    #[error("{at}: the zero address cannot hold an account")]
+    ZeroAddress {
+        /// Its first contribution.
+        at: ContributionRef,
+    },
     /// No free leaf is left for a new account.
     #[error("{at}: the account tree of depth {depth} is full")]
     TreeFull {
@@ -283,6 +307,25 @@ pub enum BatchError {
         /// The tree depth.
         depth: usize,
     },
+}
+
+/// Re-hashes the leaf of `address` in `state` (whose account map already holds the new values)
+/// and records the write. `old` is the leaf's preimage before, `None` for an empty leaf.
+fn write_leaf(state: &mut State, address: &Address, old: Option<AccountLeaf>) -> LeafUpdate {
+    let index = state.index_of(address).expect("the account map holds the address");
+    let proof = state.tree().proof(index).expect("index below capacity");
+    let root_before = state.root();
+    state.refresh_leaf(address).expect("index below capacity");
+    LeafUpdate {
+        index,
+        old,
+        new: state.leaf(address).expect("present"),
+        old_leaf: proof.leaf,
+        new_leaf: state.tree().leaf(index),
+        siblings: proof.siblings,
+        root_before,
+        root_after: state.root(),
+    }
 }
 
 /// The initial value of the batch-commitment chain.
@@ -371,45 +414,47 @@ pub fn apply_batch(
         let end = start + count;
         let last = &contributions[end - 1];
         let at = ContributionRef { index: end - 1, contributor: address, nonce: last.nonce };
-        let reward_sum: u128 = traces[start..end].iter().map(|t| t.reward).sum();
-        let (old, is_new) = match next.account(&address) {
-            Some(account) => (*account, false),
-            None => {
-                if next.next_index() >= next.tree().capacity() {
-                    let first = &contributions[start];
-                    return Err(BatchError::TreeFull {
-                        at: ContributionRef {
-                            index: start,
-                            contributor: address,
-                            nonce: first.nonce,
-                        },
-                        depth: next.depth(),
-                    });
-                }
-                (Account { index: next.next_index(), cumulative: 0, last_nonce: 0 }, true)
-            }
+        let first = ContributionRef {
+            index: start,
+            contributor: address,
+            nonce: contributions[start].nonce,
         };
+        if address == Address::ZERO {
+            return Err(BatchError::ZeroAddress { at: first });
+        }
+        let reward_sum: u128 = traces[start..end].iter().map(|t| t.reward).sum();
+        let existing = next.account(&address).copied();
+        let old =
+            existing.unwrap_or(Account { index: next.next_index(), cumulative: 0, last_nonce: 0 });
         let cumulative = old.cumulative + reward_sum;
         if cumulative > MAX_CUMULATIVE {
             return Err(BatchError::CumulativeOverflow { at, contributor: address, cumulative });
         }
-        let new = Account { index: old.index, cumulative, last_nonce: last.nonce };
-        let proof = next.tree().proof(old.index).expect("index below capacity");
-        let root_before = next.root();
-        next.put(address, new).expect("index below capacity");
+        let low = match existing {
+            Some(_) => None,
+            None => {
+                if !next.has_room() {
+                    return Err(BatchError::TreeFull { at: first, depth: next.depth() });
+                }
+                let predecessor = next.predecessor(&address);
+                let before = next.leaf(&predecessor).expect("the predecessor has a leaf");
+                next.put_account(address, old);
+                Some(write_leaf(&mut next, &predecessor, Some(before)))
+            }
+        };
+        let before = existing.and_then(|_| next.leaf(&address));
+        next.put_account(address, Account { index: old.index, cumulative, last_nonce: last.nonce });
+        let leaf = write_leaf(&mut next, &address, before);
         updates.push(AccountUpdate {
-            index: old.index,
-            is_new,
+            address,
+            is_new: existing.is_none(),
             first_contribution: start,
             contribution_count: count,
-            old: crate::state::leaf_of(address, &old),
-            new: crate::state::leaf_of(address, &new),
             reward_sum,
-            old_leaf: proof.leaf,
-            new_leaf: next.tree().leaf(old.index),
-            siblings: proof.siblings,
-            root_before,
-            root_after: next.root(),
+            old_cumulative: old.cumulative,
+            old_last_nonce: old.last_nonce,
+            low,
+            leaf,
         });
         touched.push(TouchedAccount { address, cumulative });
         start = end;

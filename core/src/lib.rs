@@ -16,7 +16,8 @@
 //! - [`QuantizedModel`]: the fixed-point MLP and its integer semantics; [`Policy`]: score →
 //!   reward.
 //! - [`poseidon`]: Poseidon bit-exact with halo2-base's in-circuit hasher.
-//! - [`AccountTree`] (Poseidon) and [`ClaimTree`] (keccak, OpenZeppelin-compatible).
+//! - [`AccountTree`] (indexed Poseidon tree: one leaf per address, provably) and [`ClaimTree`]
+//!   (keccak, OpenZeppelin-compatible).
 
 pub mod account_tree;
 pub mod batch;

@@ -3,10 +3,11 @@
 use merit_core::{
     account_tree::compute_root,
     apply_batch,
-    batch::{batch_commitment, touched_hash},
+    batch::{batch_commitment, touched_hash, LeafUpdate},
     claim_tree::{claim_leaf, verify_claim_proof},
     samples::{dev_domain, sample_contributions, sample_model, sample_policy, SplitMix64},
-    Address, BatchApplied, BatchError, Contribution, Policy, QuantizedModel, State, MAX_CUMULATIVE,
+    Address, BatchApplied, BatchError, Contribution, Fr, Policy, QuantizedModel, State,
+    MAX_CUMULATIVE,
 };
 use proptest::prelude::*;
 
@@ -67,12 +68,43 @@ fn check_applied(
     assert_eq!(output.touched.iter().map(|t| t.address).collect::<Vec<_>>(), contributors);
     assert_eq!(trace.accounts.len(), contributors.len());
     let mut root = prev.root();
+    let mut next_index = prev.next_index();
     for update in &trace.accounts {
-        assert_eq!(update.root_before, root);
-        assert_eq!(compute_root(update.index, update.old_leaf, &update.siblings), root);
-        assert_eq!(update.new_leaf, update.new.hash());
-        root = compute_root(update.index, update.new_leaf, &update.siblings);
-        assert_eq!(update.root_after, root);
+        let writes: Vec<&LeafUpdate> = update.low.iter().chain([&update.leaf]).collect();
+        for write in writes {
+            assert_eq!(write.root_before, root);
+            assert_eq!(compute_root(write.index, write.old_leaf, &write.siblings), root);
+            assert_eq!(write.old_leaf, write.old.map_or(Fr::zero(), |l| l.hash()));
+            assert_eq!(write.new_leaf, write.new.hash());
+            root = compute_root(write.index, write.new_leaf, &write.siblings);
+            assert_eq!(write.root_after, root);
+        }
+        let leaf = &update.leaf;
+        assert_eq!(leaf.new.address, update.address);
+        assert_eq!(leaf.new.cumulative, update.old_cumulative + update.reward_sum);
+        match &update.low {
+            // A new account: the predecessor proves the address was absent, then points to it.
+            Some(low) => {
+                assert!(update.is_new && leaf.old.is_none());
+                assert_eq!(leaf.index, next_index);
+                next_index += 1;
+                let before = low.old.unwrap();
+                assert!(before.address < update.address);
+                assert!(before.next == Address::ZERO || update.address < before.next);
+                assert_eq!(low.new, merit_core::AccountLeaf { next: update.address, ..before });
+                assert_eq!(leaf.new.next, before.next);
+                assert_eq!((update.old_cumulative, update.old_last_nonce), (0, 0));
+            }
+            None => {
+                let before = leaf.old.unwrap();
+                assert!(!update.is_new);
+                assert_eq!(
+                    (before.cumulative, before.last_nonce),
+                    (update.old_cumulative, update.old_last_nonce)
+                );
+                assert_eq!(before.next, leaf.new.next);
+            }
+        }
     }
     assert_eq!(root, output.new_root);
 
@@ -103,8 +135,11 @@ fn a_first_batch_appends_accounts_in_address_order() {
     check_applied(&state, &sample_model(1), &sample_policy(), &batch, &applied);
     for (i, update) in applied.trace.accounts.iter().enumerate() {
         assert!(update.is_new);
-        assert_eq!(update.index, i as u64);
-        assert_eq!(update.old_leaf, merit_core::Fr::zero());
+        assert_eq!(update.leaf.index, i as u64 + 1);
+        assert_eq!(update.leaf.old_leaf, Fr::zero());
+        // In address order, each new account's predecessor is the one appended just before it.
+        let low = update.low.as_ref().unwrap();
+        assert_eq!(low.index, i as u64);
     }
     assert_eq!(applied.state.account_count(), 3);
 }
@@ -118,11 +153,11 @@ fn a_second_batch_updates_existing_and_appends_new_accounts() {
     let new: Vec<bool> = applied.trace.accounts.iter().map(|u| u.is_new).collect();
     assert_eq!(new.iter().filter(|n| **n).count(), 1);
     let appended = applied.trace.accounts.iter().find(|u| u.is_new).unwrap();
-    assert_eq!(appended.index, 3);
+    assert_eq!(appended.leaf.index, 4);
     for update in applied.trace.accounts.iter().filter(|u| !u.is_new) {
-        let before = state.account(&update.old.address).unwrap();
-        assert_eq!(update.old.cumulative, before.cumulative);
-        assert_eq!(update.old_leaf, state.tree().leaf(before.index));
+        let before = state.account(&update.address).unwrap();
+        assert_eq!(update.old_cumulative, before.cumulative);
+        assert_eq!(update.leaf.old_leaf, state.tree().leaf(before.index));
     }
 }
 
@@ -236,7 +271,7 @@ fn cumulative_overflow_is_refused() {
         8,
         [(
             address,
-            merit_core::Account { index: 0, cumulative: MAX_CUMULATIVE - 5, last_nonce: 1 },
+            merit_core::Account { index: 1, cumulative: MAX_CUMULATIVE - 5, last_nonce: 1 },
         )],
     )
     .unwrap();
@@ -262,13 +297,14 @@ fn cumulative_overflow_is_refused() {
 
 #[test]
 fn a_full_tree_refuses_new_accounts() {
-    let state =
-        apply(&State::new(1).unwrap(), &contributions(16, &[(1, 1, 1), (2, 1, 1)])).unwrap().state;
-    assert_eq!(state.account_count(), 2);
+    // Depth 2: the sentinel and three accounts.
+    let first = contributions(16, &[(1, 1, 1), (2, 1, 1), (4, 1, 1)]);
+    let state = apply(&State::new(2).unwrap(), &first).unwrap().state;
+    assert_eq!(state.account_count(), 3);
     let batch = contributions(16, &[(3, 1, 1)]);
     assert!(matches!(
         refused(&state, &batch, &sample_policy()),
-        BatchError::TreeFull { depth: 1, .. }
+        BatchError::TreeFull { depth: 2, .. }
     ));
     // Existing accounts can still earn.
     let batch = contributions(16, &[(1, 2, 1)]);
