@@ -14,10 +14,16 @@
 //! - [`model`]: the scoring chip for `identity`/`relu` layers and the score clamp, tested
 //!   against merit-core's inference with tampered traces (`tests/model_chip.rs`). Today it costs
 //!   about 3,100 advice cells per 16→32→1 inference on the flex gate (target: ≤ 2,500).
+//! - [`account_tree`]: one touched account's update in the indexed tree (absence proof through
+//!   the predecessor leaf for a new account, append at the first free index read from the
+//!   sentinel, balance and nonce update), tested on the golden batches with tamperings
+//!   (`tests/account_tree_chip.rs`). With halo2-base's stock Poseidon it costs about 165k
+//!   advice cells per account at depth 8 (two leaf writes, each an old and a new path), so
+//!   ~430k at depth 24: the dedicated Poseidon gate is the next lever (target ≤ 20k).
 //!
 //! Still to come: the sigmoid/tanh lookup (halo2-base's dynamic lookup tables beside the flex
-//! gate), the policy chip, the account-tree update, the batch commitment, `touched_hash` and the
-//! batch circuit with its public instances.
+//! gate), the policy chip, the batch commitment, `touched_hash` and the batch circuit with its
+//! public instances.
 //!
 //! ## Known constraint: keccak
 //! `touched_hash` is a keccak256 computed in the circuit. The obvious gadget, zkevm-hashes'
@@ -29,6 +35,7 @@
 //! halo2 is imported only through `halo2_base::halo2_proofs`, so halo2-base's `cuda` feature
 //! swaps the proving backend everywhere at once.
 
+pub mod account_tree;
 pub mod fixed_point;
 pub mod model;
 pub mod poseidon;

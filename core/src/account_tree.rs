@@ -3,8 +3,9 @@
 //!
 //! - Leaf `i` is `Poseidon(address, cumulative, last_nonce, next)` of the account at index `i`,
 //!   where `next` is the smallest address above `address` that has a leaf (`0` if none), or
-//!   `0` where no account lives yet. Index 0 holds the sentinel `(0, 0, 0, next)`, which links to
-//!   the smallest address. Accounts are appended at the next free index.
+//!   `0` where no account lives yet. Index 0 holds the sentinel `(0, n, 0, next)`, which links to
+//!   the smallest address and records the number of accounts `n`, so the next free index
+//!   `n + 1` is bound to the root. Accounts are appended at the next free index.
 //! - Appending address `a` proves it is absent: its predecessor leaf `p` (the largest address
 //!   below `a`, or the sentinel) satisfies `p.address < a` and (`p.next = 0` or `a < p.next`);
 //!   `p.next` becomes `a` and the new leaf takes `p`'s old `next`. So each address has at most

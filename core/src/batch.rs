@@ -208,6 +208,10 @@ pub struct BatchTrace {
     pub contributions: Vec<ContributionTrace>,
     /// One per touched account, in touched-list order.
     pub accounts: Vec<AccountUpdate>,
+    /// The final write of the sentinel leaf (index 0): its account count moves from the count
+    /// before the batch to the count after (unchanged when no account is new). The circuit
+    /// reads the old count here to fix the first free index.
+    pub sentinel: LeafUpdate,
 }
 
 /// The result of a successful [`apply_batch`].
@@ -460,6 +464,10 @@ pub fn apply_batch(
         start = end;
     }
 
+    let sentinel_before = next.leaf(&Address::ZERO);
+    next.commit_count();
+    let sentinel = write_leaf(&mut next, &Address::ZERO, sentinel_before);
+
     let claim_root = ClaimTree::new(touched.iter().map(|t| (t.address, t.cumulative))).root();
     let output = BatchOutput {
         prev_root: state.root(),
@@ -475,6 +483,6 @@ pub fn apply_batch(
     Ok(BatchApplied {
         state: next,
         output,
-        trace: BatchTrace { contributions: traces, accounts: updates },
+        trace: BatchTrace { contributions: traces, accounts: updates, sentinel },
     })
 }

@@ -1,7 +1,8 @@
 //! The rollup state: accounts and the indexed Poseidon account tree over them.
 //!
-//! Index 0 of the tree is the sentinel leaf (address zero); accounts live at indices `1..=n` in
-//! the order they were appended. Each leaf's `next` pointer is derived from the set of addresses
+//! Index 0 of the tree is the sentinel leaf `(0, n, 0, next)`: address zero, and in place of a
+//! cumulative reward the number of accounts `n`, so the next free index `n + 1` is bound to the
+//! root. Accounts live at indices `1..=n` in the order they were appended. Each leaf's `next` pointer is derived from the set of addresses
 //! (see [`crate::account_tree`]), so a state is fully described by its accounts.
 
 use std::collections::BTreeMap;
@@ -33,6 +34,10 @@ pub struct Account {
 pub struct State {
     tree: AccountTree,
     accounts: BTreeMap<Address, Account>,
+    /// The account count recorded in the sentinel leaf. Equal to `accounts.len()` between
+    /// batches; inside `apply_batch` it keeps the count from before the batch until the batch's
+    /// final sentinel write.
+    sentinel_count: u64,
 }
 
 /// Why a state could not be built or loaded.
@@ -113,7 +118,11 @@ impl State {
                 }
             }
         }
-        let mut state = Self { tree: AccountTree::new(depth)?, accounts: map };
+        let mut state = Self {
+            tree: AccountTree::new(depth)?,
+            sentinel_count: map.len() as u64,
+            accounts: map,
+        };
         if state.accounts.len() as u64 >= state.tree.capacity() {
             return Err(StateError::Full { count: state.accounts.len(), depth });
         }
@@ -191,7 +200,7 @@ impl State {
         if *address == Address::ZERO {
             return Some(AccountLeaf {
                 address: Address::ZERO,
-                cumulative: 0,
+                cumulative: u128::from(self.sentinel_count),
                 last_nonce: 0,
                 next,
             });
@@ -218,6 +227,11 @@ impl State {
     /// Writes `account` for `address` in the account map only; the caller re-hashes the
     /// affected leaves with [`State::refresh_leaf`] (crate-internal: only `apply_batch` changes
     /// state, step by step so it can record every intermediate root).
+    /// Records the current account count in the sentinel (the caller re-hashes its leaf).
+    pub(crate) fn commit_count(&mut self) {
+        self.sentinel_count = self.accounts.len() as u64;
+    }
+
     pub(crate) fn put_account(&mut self, address: Address, account: Account) {
         self.accounts.insert(address, account);
     }

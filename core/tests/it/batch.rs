@@ -106,6 +106,21 @@ fn check_applied(
             }
         }
     }
+    // The sentinel's final write moves the account count; it is read from the tree, so the
+    // first free index is bound to the root.
+    let sentinel = &trace.sentinel;
+    assert_eq!((sentinel.index, sentinel.root_before), (0, root));
+    assert_eq!(compute_root(0, sentinel.old_leaf, &sentinel.siblings), root);
+    let before = sentinel.old.unwrap();
+    assert_eq!(before.cumulative, prev.account_count() as u128);
+    assert_eq!(u64::try_from(before.cumulative).unwrap() + 1, prev.next_index());
+    assert_eq!(
+        sentinel.new,
+        merit_core::AccountLeaf { cumulative: state.account_count() as u128, ..before }
+    );
+    assert_eq!(sentinel.new_leaf, sentinel.new.hash());
+    root = compute_root(0, sentinel.new_leaf, &sentinel.siblings);
+    assert_eq!(sentinel.root_after, root);
     assert_eq!(root, output.new_root);
 
     // The tree after the update equals a rebuild from scratch.
