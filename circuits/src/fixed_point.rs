@@ -37,11 +37,11 @@ pub fn relu(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
     x: AssignedValue<Fr>,
-    x_value: i64,
+    x_value: i128,
     bits: u32,
 ) -> AssignedValue<Fr> {
-    let y = ctx.load_witness(fr_from_i64(x_value.max(0)));
-    let n = ctx.load_witness(fr_from_i64((-x_value).max(0)));
+    let y = ctx.load_witness(fr_from_i128(x_value.max(0)));
+    let n = ctx.load_witness(fr_from_i128((-x_value).max(0)));
     range.range_check(ctx, y, bits as usize);
     range.range_check(ctx, n, bits as usize);
     let product = range.gate.mul(ctx, y, n);
@@ -62,9 +62,9 @@ pub fn clamp(
     bits: u32,
 ) -> AssignedValue<Fr> {
     let above_low = range.gate.sub(ctx, x, Constant(fr_from_i64(low)));
-    let above_low = relu(ctx, range, above_low, x_value - low, bits);
+    let above_low = relu(ctx, range, above_low, i128::from(x_value) - i128::from(low), bits);
     let above_high = range.gate.sub(ctx, x, Constant(fr_from_i64(high)));
-    let above_high = relu(ctx, range, above_high, x_value - high, bits);
+    let above_high = relu(ctx, range, above_high, i128::from(x_value) - i128::from(high), bits);
     let span = range.gate.sub(ctx, above_low, above_high);
     range.gate.add(ctx, span, Constant(fr_from_i64(low)))
 }
@@ -122,6 +122,16 @@ pub fn is_non_negative(
     let folded = gate.sum(ctx, [Existing(signed), Existing(bit), Constant(-Fr::one())]);
     range.range_check(ctx, folded, bits as usize);
     bit
+}
+
+/// A signed 128-bit integer as a field element (`x mod p`).
+pub fn fr_from_i128(x: i128) -> Fr {
+    let magnitude = merit_core::field::fr_from_u128(x.unsigned_abs());
+    if x < 0 {
+        -magnitude
+    } else {
+        magnitude
+    }
 }
 
 /// Loads a signed integer as a witness.

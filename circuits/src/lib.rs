@@ -20,9 +20,11 @@
 //!   (`tests/account_tree_chip.rs`). With halo2-base's stock Poseidon it costs about 165k
 //!   advice cells per account at depth 8 (two leaf writes, each an old and a new path), so
 //!   ~430k at depth 24: the dedicated Poseidon gate is the next lever (target ≤ 20k).
+//! - [`policy`]: `reward(score)` with threshold, linear part and cap, parameters range-checked
+//!   (`tests/policy_chip.rs`).
 //!
 //! Still to come: the sigmoid/tanh lookup (halo2-base's dynamic lookup tables beside the flex
-//! gate), the policy chip, the batch commitment, `touched_hash` and the batch circuit with its
+//! gate), the batch commitment, `touched_hash` and the batch circuit with its
 //! public instances.
 //!
 //! ## Known constraint: keccak
@@ -38,4 +40,5 @@
 pub mod account_tree;
 pub mod fixed_point;
 pub mod model;
+pub mod policy;
 pub mod poseidon;

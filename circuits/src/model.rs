@@ -181,7 +181,7 @@ pub fn infer(
                 let q =
                     floor_div(ctx, range, acc, (t.quotient[j], t.remainder[j]), shape.scale_bits);
                 match layer.activation {
-                    Activation::Relu => relu(ctx, range, q, t.quotient[j], layer.q_bits),
+                    Activation::Relu => relu(ctx, range, q, t.quotient[j].into(), layer.q_bits),
                     Activation::Identity => {
                         check_signed(ctx, range, q, layer.q_bits);
                         q
