@@ -38,6 +38,7 @@
 //! swaps the proving backend everywhere at once.
 
 pub mod account_tree;
+pub mod contribution;
 pub mod fixed_point;
 pub mod model;
 pub mod policy;

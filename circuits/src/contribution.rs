@@ -1,0 +1,107 @@
+//! The contribution chip: a contribution's fields as range-checked witnesses, its hash and the
+//! batch-commitment chain (`merit_core::batch::{contribution_hash, batch_commitment}`).
+//!
+//! Fields and ranges: contributor < 2^160, task id and nonce < 2^64, the payload hash as two
+//! 128-bit limbs, features as `i16` (checked as `f + 2^15 < 2^16`). Features are packed 15 per
+//! field element, little-endian in 16-bit slots of `f + 2^15`, exactly as
+//! `merit_core::Contribution::field_elements` does; the hash is
+//! `Poseidon([tag, contributor, task_id, nonce, payload_hi, payload_lo, words…])`.
+
+use halo2_base::{
+    gates::{GateInstructions, RangeChip, RangeInstructions},
+    halo2_proofs::halo2curves::bn256::Fr,
+    halo2_proofs::halo2curves::ff::Field,
+    poseidon::hasher::PoseidonHasher,
+    AssignedValue, Context,
+    QuantumCell::Constant,
+};
+use merit_core::{
+    contribution::FEATURES_PER_WORD,
+    field::{fr_from_address, fr_from_i64, fr_limbs_from_b256},
+    poseidon::{RATE, T},
+    Contribution, DomainTag,
+};
+
+/// A contribution's fields as witnesses.
+#[derive(Debug, Clone)]
+pub struct AssignedContribution {
+    /// Contributor address.
+    pub contributor: AssignedValue<Fr>,
+    /// Task id.
+    pub task_id: AssignedValue<Fr>,
+    /// Nonce.
+    pub nonce: AssignedValue<Fr>,
+    /// Payload hash, high and low 128 bits.
+    pub payload: [AssignedValue<Fr>; 2],
+    /// Features (signed).
+    pub features: Vec<AssignedValue<Fr>>,
+}
+
+/// Loads and range-checks a contribution's fields.
+pub fn load_contribution(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    contribution: &Contribution,
+) -> AssignedContribution {
+    let (hi, lo) = fr_limbs_from_b256(contribution.payload_hash);
+    let [contributor, task_id, nonce, payload_hi, payload_lo]: [AssignedValue<Fr>; 5] = ctx
+        .assign_witnesses([
+            fr_from_address(contribution.contributor),
+            Fr::from(contribution.task_id),
+            Fr::from(contribution.nonce),
+            hi,
+            lo,
+        ])
+        .try_into()
+        .expect("five values");
+    range.range_check(ctx, contributor, 160);
+    range.range_check(ctx, task_id, 64);
+    range.range_check(ctx, nonce, 64);
+    range.range_check(ctx, payload_hi, 128);
+    range.range_check(ctx, payload_lo, 128);
+    let features =
+        ctx.assign_witnesses(contribution.features.iter().map(|f| fr_from_i64(i64::from(*f))));
+    for f in &features {
+        let offset = range.gate.add(ctx, *f, Constant(Fr::from(1 << 15)));
+        range.range_check(ctx, offset, 16);
+    }
+    AssignedContribution {
+        contributor,
+        task_id,
+        nonce,
+        payload: [payload_hi, payload_lo],
+        features,
+    }
+}
+
+/// `Poseidon([tag, fields…, packed feature words…])`.
+pub fn contribution_hash(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    hasher: &PoseidonHasher<Fr, T, RATE>,
+    c: &AssignedContribution,
+) -> AssignedValue<Fr> {
+    let gate = &range.gate;
+    let tag = ctx.load_constant(DomainTag::Contribution.fr());
+    let mut elements = vec![tag, c.contributor, c.task_id, c.nonce, c.payload[0], c.payload[1]];
+    for chunk in c.features.chunks(FEATURES_PER_WORD) {
+        // Σ (f_i + 2^15) 2^(16 i) = Σ f_i 2^(16 i) + 2^15 Σ 2^(16 i)
+        let powers: Vec<Fr> =
+            (0..chunk.len()).map(|i| Fr::from(2u64).pow_vartime([16 * i as u64])).collect();
+        let offset: Fr = powers.iter().fold(Fr::zero(), |acc, p| acc + p) * Fr::from(1 << 15);
+        let dot = gate.inner_product(ctx, chunk.iter().copied(), powers.into_iter().map(Constant));
+        elements.push(gate.add(ctx, dot, Constant(offset)));
+    }
+    hasher.hash_fix_len_array(ctx, gate, &elements)
+}
+
+/// One link of the commitment chain: `Poseidon(previous, contribution_hash)`.
+pub fn chain(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    hasher: &PoseidonHasher<Fr, T, RATE>,
+    previous: AssignedValue<Fr>,
+    hash: AssignedValue<Fr>,
+) -> AssignedValue<Fr> {
+    hasher.hash_fix_len_array(ctx, &range.gate, &[previous, hash])
+}

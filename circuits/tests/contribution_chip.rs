@@ -1,0 +1,65 @@
+//! The contribution chip against merit-core's golden traces: contribution hashes and the batch
+//! commitment chain match; a changed field or a skipped contribution changes the commitment.
+
+use halo2_base::utils::testing::base_test;
+use merit_circuits::{
+    contribution::{chain, contribution_hash, load_contribution},
+    poseidon::merit_poseidon_hasher,
+};
+use merit_core::{batch::batch_commitment_seed, vectors::BatchVector, Contribution};
+
+fn golden(name: &str) -> BatchVector {
+    let path = format!("{}/../fixtures/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Chains `contributions` in the circuit and constrains the result to the vector's commitment.
+fn run(vector: &BatchVector, contributions: &[Contribution], satisfied: bool) {
+    base_test().k(15).lookup_bits(14).expect_satisfied(satisfied).run(|ctx, range| {
+        let mut hasher = merit_poseidon_hasher();
+        hasher.initialize_consts(ctx, &range.gate);
+        let mut commitment = ctx.load_constant(batch_commitment_seed());
+        for (i, c) in contributions.iter().enumerate() {
+            let assigned = load_contribution(ctx, range, c);
+            let hash = contribution_hash(ctx, range, &hasher, &assigned);
+            if satisfied {
+                assert_eq!(*hash.value(), vector.trace.contributions[i].contribution_hash);
+            }
+            commitment = chain(ctx, range, &hasher, commitment, hash);
+        }
+        let expected = ctx.load_witness(vector.output.batch_commitment);
+        ctx.constrain_equal(&commitment, &expected);
+    })
+}
+
+#[test]
+fn hashes_and_commitment_match_the_golden_batches() {
+    for name in ["batch_d8_1.json", "batch_d24_tanh.json"] {
+        let vector = golden(name);
+        run(&vector, &vector.batch.unsigned(), true);
+    }
+}
+
+#[test]
+fn a_changed_feature_fails() {
+    let vector = golden("batch_d8_1.json");
+    let mut contributions = vector.batch.unsigned();
+    contributions[2].features[14] ^= 1;
+    run(&vector, &contributions, false);
+}
+
+#[test]
+fn a_skipped_contribution_fails() {
+    let vector = golden("batch_d8_1.json");
+    let mut contributions = vector.batch.unsigned();
+    contributions.remove(5);
+    run(&vector, &contributions, false);
+}
+
+#[test]
+fn a_duplicated_contribution_fails() {
+    let vector = golden("batch_d8_1.json");
+    let mut contributions = vector.batch.unsigned();
+    contributions[1] = contributions[0].clone();
+    run(&vector, &contributions, false);
+}
