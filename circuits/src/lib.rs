@@ -11,9 +11,15 @@
 //!   `merit_core::poseidon` (`tests/poseidon_compat.rs`);
 //! - [`fixed_point`]: floor division with a range-checked remainder, ReLU, clamp, signed range
 //!   checks and a sign bit, each constraining witness values taken from merit-core's trace;
-//! - [`model`]: the scoring chip for `identity`/`relu` layers and the score clamp, tested
-//!   against merit-core's inference with tampered traces (`tests/model_chip.rs`). Today it costs
-//!   about 3,100 advice cells per 16→32→1 inference on the flex gate (target: ≤ 2,500).
+//! - [`builder`]: the circuit builder, halo2-base's base circuit plus a dynamic `(key, value)`
+//!   lookup for constant tables, single-phase;
+//! - [`model`]: the scoring chip (identity, ReLU, sigmoid/tanh through the tables, score clamp),
+//!   tested against merit-core's inference and the golden batches with tampered traces
+//!   (`tests/model_chip.rs`). Today a 16→32→1 inference costs about 3,100 advice cells (ReLU +
+//!   identity) to 3,200 (ReLU + sigmoid, plus the 2,048-row table once per circuit) on the flex
+//!   gate; target ≤ 2,500;
+//! - [`contribution`]: range-checked contribution fields, feature packing, the contribution hash
+//!   and the batch-commitment chain (`tests/contribution_chip.rs`);
 //! - [`account_tree`]: one touched account's update in the indexed tree (absence proof through
 //!   the predecessor leaf for a new account, append at the first free index read from the
 //!   sentinel, balance and nonce update), tested on the golden batches with tamperings
@@ -23,9 +29,9 @@
 //! - [`policy`]: `reward(score)` with threshold, linear part and cap, parameters range-checked
 //!   (`tests/policy_chip.rs`).
 //!
-//! Still to come: the sigmoid/tanh lookup (halo2-base's dynamic lookup tables beside the flex
-//! gate), the batch commitment, `touched_hash` and the batch circuit with its
-//! public instances.
+//! Still to come: the batch circuit itself (sorted input, per-contributor grouping bound to the
+//! account slots through the dynamic lookup, padding, budget, public instances), `touched_hash`
+//! (keccak, see below) and the dedicated Poseidon gate.
 //!
 //! ## Known constraint: keccak
 //! `touched_hash` is a keccak256 computed in the circuit. The obvious gadget, zkevm-hashes'
@@ -38,6 +44,7 @@
 //! swaps the proving backend everywhere at once.
 
 pub mod account_tree;
+pub mod builder;
 pub mod contribution;
 pub mod fixed_point;
 pub mod model;

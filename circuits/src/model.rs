@@ -6,31 +6,32 @@
 //! are witnesses, loaded once per batch and bound to the public `model_commitment`, so one set of
 //! keys serves every model of the same shape whose bounds fit.
 //!
-//! Supported today: `identity` and `relu` layers and the final score clamp. Sigmoid and tanh need
-//! the lookup-table argument (halo2-base's dynamic lookup beside the flex gate) and are refused
-//! with [`ModelCircuitError::Activation`] until it lands.
+//! Activations: `identity` (a signed range check), `relu` ([`relu`]) and `sigmoid`/`tanh`: the
+//! quotient is clamped to the table's domain, shifted to `u ≥ 0`, split as
+//! `u = index · 2^(S-R) + rem` with a range-checked `rem`, and `(tag · 2^32 + index, value)` is
+//! looked up in the constant table of `merit_core::model::ActivationTable` (see
+//! [`crate::builder`]).
 
 use halo2_base::{gates::RangeChip, halo2_proofs::halo2curves::bn256::Fr, AssignedValue, Context};
 use merit_core::{
     field::fr_from_i64,
-    model::{Activation, InferenceTrace, QuantizedModel, ScoreRange},
+    model::{Activation, ActivationTable, InferenceTrace, QuantizedModel, ScoreRange},
 };
 use serde::{Deserialize, Serialize};
 
-use crate::fixed_point::{affine, check_signed, clamp, floor_div, relu};
+use crate::{
+    builder::{table_key, TableLookups},
+    fixed_point::{affine, check_signed, clamp, floor_div, pow2, relu},
+};
+use halo2_base::{
+    gates::{GateInstructions, RangeInstructions},
+    QuantumCell::Constant,
+};
 
 /// Why a model cannot be put in the circuit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelCircuitError {
-    /// The activation has no circuit yet.
-    #[error("layer {layer}: {activation:?} is not supported by the circuit yet")]
-    Activation {
-        /// Layer index.
-        layer: usize,
-        /// The activation.
-        activation: Activation,
-    },
     /// The model does not have the circuit's shape.
     #[error("model shape {found} does not match the circuit's {expected}")]
     Shape {
@@ -78,14 +79,7 @@ impl ModelShape {
     pub fn of(model: &QuantizedModel) -> Result<Self, ModelCircuitError> {
         let s = model.scale_bits();
         let mut layers = Vec::new();
-        for (index, (layer, bounds)) in model.layers().iter().zip(model.layer_bounds()).enumerate()
-        {
-            if matches!(layer.activation, Activation::Sigmoid | Activation::Tanh) {
-                return Err(ModelCircuitError::Activation {
-                    layer: index,
-                    activation: layer.activation,
-                });
-            }
+        for (layer, bounds) in model.layers().iter().zip(model.layer_bounds()) {
             let q_max = bounds.acc_max.div_ceil(1u64 << s);
             layers.push(LayerShape {
                 inputs: layer.input_dim(),
@@ -161,11 +155,50 @@ pub fn load_model(ctx: &mut Context<Fr>, model: &QuantizedModel) -> AssignedMode
     AssignedModel { weights, biases }
 }
 
+/// `table(clamp(q))`: see the module docs. `(index, output)` are the trace's witnesses.
+#[allow(clippy::too_many_arguments)]
+fn lookup_activation(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    tables: &mut TableLookups,
+    layer: &LayerShape,
+    table: &ActivationTable,
+    q: AssignedValue<Fr>,
+    q_value: i64,
+    (index, output): (usize, i64),
+) -> AssignedValue<Fr> {
+    let gate = &range.gate;
+    let tag = layer.activation.code();
+    tables.load_table(ctx, tag, table.entries().iter().map(|e| fr_from_i64(*e)));
+    let (low, high) = table.domain();
+    let bits = layer.q_bits.max(bit_length(high.unsigned_abs()) + 1) + 1;
+    let clamped = clamp(ctx, range, q, q_value, (low, high), bits);
+    let u = gate.sub(ctx, clamped, Constant(fr_from_i64(low)));
+    let shift = table.index_shift();
+    let rem_value = (q_value.clamp(low, high) - low) - ((index as i64) << shift);
+    let [index_cell, rem, output]: [AssignedValue<Fr>; 3] = ctx
+        .assign_witnesses([Fr::from(index as u64), fr_from_i64(rem_value), fr_from_i64(output)])
+        .try_into()
+        .expect("three values");
+    if shift > 0 {
+        range.range_check(ctx, rem, shift as usize);
+    } else {
+        gate.assert_is_const(ctx, &rem, &Fr::zero());
+    }
+    range.range_check(ctx, index_cell, bit_length(table.entries().len() as u64) as usize);
+    let recomposed = gate.mul_add(ctx, index_cell, Constant(pow2(shift)), rem);
+    ctx.constrain_equal(&recomposed, &u);
+    let key = gate.add(ctx, index_cell, Constant(table_key(tag, 0)));
+    tables.lookup(key, output);
+    output
+}
+
 /// Constrains one inference: `features` (already range-checked to `i16` by the caller) through
 /// every layer to the clamped score, with witness values from `trace`. Returns the score.
 pub fn infer(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
+    tables: &mut TableLookups,
     shape: &ModelShape,
     model: &AssignedModel,
     features: &[AssignedValue<Fr>],
@@ -187,7 +220,19 @@ pub fn infer(
                         q
                     }
                     Activation::Sigmoid | Activation::Tanh => {
-                        unreachable!("ModelShape::of refuses table activations")
+                        let table =
+                            layer.activation.table(shape.scale_bits).expect("a table activation");
+                        let index = t.table_index.as_ref().expect("table layers record indices")[j];
+                        lookup_activation(
+                            ctx,
+                            range,
+                            tables,
+                            layer,
+                            &table,
+                            q,
+                            t.quotient[j],
+                            (index, t.output[j]),
+                        )
                     }
                 }
             })

@@ -3,14 +3,18 @@
 
 use halo2_base::{
     gates::{GateInstructions, RangeInstructions},
-    utils::testing::base_test,
     AssignedValue,
+    QuantumCell::Constant,
 };
-use merit_circuits::model::{infer, load_model, ModelCircuitError, ModelShape};
+use merit_circuits::{
+    builder::mock_prove,
+    model::{infer, load_model, ModelCircuitError, ModelShape},
+};
+use merit_core::vectors::BatchVector;
 use merit_core::{
     field::fr_from_i64,
     model::{Activation, InferenceTrace, QuantizedModel, ScoreRange},
-    samples::{random_features, random_layer, sample_model, SplitMix64},
+    samples::{random_features, random_layer, SplitMix64},
     Fr,
 };
 
@@ -33,7 +37,7 @@ fn run(
     satisfied: bool,
 ) -> (Vec<Fr>, usize) {
     let shape = ModelShape::of(model).unwrap();
-    base_test().k(14).lookup_bits(12).expect_satisfied(satisfied).run(|ctx, range| {
+    let (out, result) = mock_prove(15, 12, |ctx, range, tables| {
         let assigned = load_model(ctx, model);
         let before = ctx.advice.len();
         let mut scores = Vec::new();
@@ -41,14 +45,15 @@ fn run(
             let inputs: Vec<AssignedValue<Fr>> =
                 ctx.assign_witnesses(f.iter().map(|x| fr_from_i64(i64::from(*x))));
             for x in &inputs {
-                let shifted =
-                    range.gate.add(ctx, *x, halo2_base::QuantumCell::Constant(Fr::from(1 << 15)));
+                let shifted = range.gate.add(ctx, *x, Constant(Fr::from(1 << 15)));
                 range.range_check(ctx, shifted, 16);
             }
-            scores.push(*infer(ctx, range, &shape, &assigned, &inputs, t).value());
+            scores.push(*infer(ctx, range, tables, &shape, &assigned, &inputs, t).value());
         }
         (scores, (ctx.advice.len() - before) / features.len().max(1))
-    })
+    });
+    assert_eq!(result.is_ok(), satisfied, "{result:?}");
+    out
 }
 
 fn inputs(model: &QuantizedModel, seed: u64, n: usize) -> (Vec<Vec<i16>>, Vec<InferenceTrace>) {
@@ -121,12 +126,52 @@ fn a_changed_weight_fails() {
     run(&changed, &features, &traces, false);
 }
 
+fn golden(name: &str) -> BatchVector {
+    let path = format!("{}/../fixtures/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn golden_inputs(vector: &BatchVector) -> (Vec<Vec<i16>>, Vec<InferenceTrace>) {
+    let features =
+        vector.batch.contributions.iter().map(|c| c.contribution.features.clone()).collect();
+    let traces = vector.trace.contributions.iter().map(|c| c.inference.clone()).collect();
+    (features, traces)
+}
+
 #[test]
-fn table_activations_are_refused_for_now() {
-    assert!(matches!(
-        ModelShape::of(&sample_model(1)),
-        Err(ModelCircuitError::Activation { layer: 1, .. })
-    ));
+fn sigmoid_and_tanh_models_give_the_golden_scores() {
+    for name in ["batch_d8_1.json", "batch_d24_tanh.json"] {
+        let vector = golden(name);
+        let (features, traces) = golden_inputs(&vector);
+        let (scores, cells) = run(&vector.model, &features, &traces, true);
+        assert_eq!(
+            scores,
+            traces.iter().map(|t| fr_from_i64(t.score)).collect::<Vec<_>>(),
+            "{name}"
+        );
+        println!("{name}: {cells} advice cells per inference");
+    }
+}
+
+#[test]
+fn a_wrong_table_output_fails() {
+    let vector = golden("batch_d8_1.json");
+    let (features, mut traces) = golden_inputs(&vector);
+    let layer = traces[0].layers.last_mut().unwrap();
+    layer.output[0] += 1;
+    traces[0].raw_score += 1;
+    traces[0].score = traces[0].raw_score.clamp(0, 4096);
+    run(&vector.model, &features[..1], &traces[..1], false);
+}
+
+#[test]
+fn a_wrong_table_index_fails() {
+    let vector = golden("batch_d24_tanh.json");
+    let (features, mut traces) = golden_inputs(&vector);
+    let layer = &mut traces[0].layers[0];
+    let index = layer.table_index.as_mut().unwrap();
+    index[3] += 1;
+    run(&vector.model, &features[..1], &traces[..1], false);
 }
 
 #[test]

@@ -1,0 +1,238 @@
+//! The circuit builder of Merit circuits: halo2-base's `BaseCircuitBuilder` (flex gate, range
+//! lookups, public instances) plus one dynamic lookup argument (halo2-base's
+//! `BasicDynLookupConfig`) for `(key, value)` tables such as the sigmoid and tanh activations.
+//!
+//! Everything stays in the first phase (no challenges), as the CUDA prover requires.
+//!
+//! Table rows are loaded as constants in the base region and copied into the table columns, so
+//! the prover cannot change a table; looked-up pairs are copied from the cells that use them.
+//! Keys carry a table tag in bits 32 and up ([`table_key`]), so one argument serves every table.
+
+use std::collections::BTreeSet;
+
+use halo2_base::{
+    gates::{
+        circuit::{
+            builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig, CircuitBuilderStage,
+            MaybeRangeConfig,
+        },
+        RangeChip,
+    },
+    halo2_proofs::{
+        circuit::{Layouter, SimpleFloorPlanner},
+        halo2curves::bn256::Fr,
+        plonk::{Circuit, ConstraintSystem, Error, FirstPhase},
+    },
+    virtual_region::{lookups::basic::BasicDynLookupConfig, manager::VirtualRegionManager},
+    AssignedValue, Context,
+};
+use serde::{Deserialize, Serialize};
+
+/// Rows reserved at the bottom of every column for blinding factors.
+pub const UNUSABLE_ROWS: usize = 20;
+
+/// The lookup key of row `index` of table `tag`: `tag · 2^32 + index`.
+pub fn table_key(tag: u64, index: u64) -> Fr {
+    Fr::from(tag) * Fr::from(1u64 << 32) + Fr::from(index)
+}
+
+/// Shape of a [`MeritCircuitBuilder`] circuit, fixed at keygen.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MeritCircuitParams {
+    /// The base circuit's shape.
+    pub base: BaseCircuitParams,
+    /// Column pairs of cells to look up in the tables.
+    pub num_table_lookup_columns: usize,
+}
+
+/// `(key, value)` tables and the pairs looked up in them.
+#[derive(Debug, Clone, Default)]
+pub struct TableLookups {
+    loaded: BTreeSet<u64>,
+    rows: Vec<[AssignedValue<Fr>; 2]>,
+    lookups: Vec<[AssignedValue<Fr>; 2]>,
+}
+
+impl TableLookups {
+    /// Loads table `tag` (its `values` indexed from 0) as constants, once per circuit.
+    pub fn load_table(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        tag: u64,
+        values: impl IntoIterator<Item = Fr>,
+    ) {
+        if !self.loaded.insert(tag) {
+            return;
+        }
+        for (index, value) in values.into_iter().enumerate() {
+            let key = ctx.load_constant(table_key(tag, index as u64));
+            let value = ctx.load_constant(value);
+            self.rows.push([key, value]);
+        }
+    }
+
+    /// Constrains `(key, value)` to be a row of a loaded table.
+    pub fn lookup(&mut self, key: AssignedValue<Fr>, value: AssignedValue<Fr>) {
+        self.lookups.push([key, value]);
+    }
+
+    /// Number of table rows.
+    pub fn table_rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Number of looked-up pairs.
+    pub fn lookup_count(&self) -> usize {
+        self.lookups.len()
+    }
+}
+
+/// A base circuit plus table lookups.
+#[derive(Debug, Clone)]
+pub struct MeritCircuitBuilder {
+    /// The base builder (contexts, range chip, instances).
+    pub base: BaseCircuitBuilder<Fr>,
+    /// Tables and lookups.
+    pub tables: TableLookups,
+    /// Table lookup columns.
+    pub num_table_lookup_columns: usize,
+}
+
+impl MeritCircuitBuilder {
+    /// A builder for `stage` with `2^k` rows and range lookups of `lookup_bits`.
+    pub fn new(stage: CircuitBuilderStage, k: usize, lookup_bits: usize) -> Self {
+        let base = BaseCircuitBuilder::from_stage(stage).use_k(k).use_lookup_bits(lookup_bits);
+        Self { base, tables: TableLookups::default(), num_table_lookup_columns: 0 }
+    }
+
+    /// The range chip over this builder's lookup managers.
+    pub fn range_chip(&self) -> RangeChip<Fr> {
+        self.base.range_chip()
+    }
+
+    /// Fixes the shape from what was assigned: advice columns, range lookup columns and table
+    /// lookup columns for `2^k` rows.
+    pub fn calculate_params(&mut self) -> MeritCircuitParams {
+        let base = self.base.calculate_params(Some(UNUSABLE_ROWS));
+        let usable = (1usize << base.k) - UNUSABLE_ROWS;
+        assert!(self.tables.table_rows() < usable, "tables do not fit 2^k rows: raise k");
+        self.num_table_lookup_columns = self.tables.lookup_count().div_ceil(usable).max(1);
+        MeritCircuitParams { base, num_table_lookup_columns: self.num_table_lookup_columns }
+    }
+
+    /// The shape (after [`MeritCircuitBuilder::calculate_params`]).
+    pub fn params(&self) -> MeritCircuitParams {
+        MeritCircuitParams {
+            base: self.base.config_params.clone(),
+            num_table_lookup_columns: self.num_table_lookup_columns,
+        }
+    }
+}
+
+/// Builds a circuit in the mock stage with `build`, fixes its shape and runs `MockProver`.
+/// Returns what `build` returned and the verification result.
+pub fn mock_prove<R>(
+    k: usize,
+    lookup_bits: usize,
+    build: impl FnOnce(&mut Context<Fr>, &RangeChip<Fr>, &mut TableLookups) -> R,
+) -> (R, Result<(), Vec<halo2_base::halo2_proofs::dev::VerifyFailure>>) {
+    let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, k, lookup_bits);
+    let range = builder.range_chip();
+    let out = build(builder.base.main(0), &range, &mut builder.tables);
+    builder.calculate_params();
+    let instances: Vec<Vec<Fr>> = builder
+        .base
+        .assigned_instances
+        .iter()
+        .map(|column| column.iter().map(|v| *v.value()).collect())
+        .collect();
+    let prover = halo2_base::halo2_proofs::dev::MockProver::run(k as u32, &builder, instances)
+        .expect("the circuit synthesizes");
+    (out, prover.verify())
+}
+
+/// The configuration: base gates and range lookups, plus the table lookup argument.
+#[derive(Debug, Clone)]
+pub struct MeritCircuitConfig {
+    /// Base configuration.
+    pub base: BaseConfig<Fr>,
+    /// Table lookup argument.
+    pub tables: BasicDynLookupConfig<2>,
+}
+
+impl Circuit<Fr> for MeritCircuitBuilder {
+    type Config = MeritCircuitConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = MeritCircuitParams;
+
+    fn params(&self) -> Self::Params {
+        MeritCircuitBuilder::params(self)
+    }
+
+    fn without_witnesses(&self) -> Self {
+        unimplemented!("build the circuit through MeritCircuitBuilder")
+    }
+
+    fn configure_with_params(
+        meta: &mut ConstraintSystem<Fr>,
+        params: Self::Params,
+    ) -> Self::Config {
+        let base = BaseConfig::configure(meta, params.base);
+        let tables =
+            BasicDynLookupConfig::new(meta, || FirstPhase, params.num_table_lookup_columns);
+        MeritCircuitConfig { base, tables }
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> Self::Config {
+        unreachable!("use configure_with_params")
+    }
+
+    fn synthesize(
+        &self,
+        config: Self::Config,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), Error> {
+        let base = &self.base;
+        if let MaybeRangeConfig::WithRange(range) = &config.base.base {
+            range.load_lookup_table(&mut layouter)?;
+        }
+        // 1. The base region, without copy constraints yet.
+        layouter.assign_region(
+            || "merit base",
+            |mut region| {
+                let gate = config.base.gate();
+                base.core().phase_manager[0]
+                    .assign_raw(&(gate.basic_gates[0].clone(), gate.max_rows), &mut region);
+                if let MaybeRangeConfig::WithRange(range) = &config.base.base {
+                    base.assign_lookups_in_phase(range, &mut region, 0);
+                }
+                Ok(())
+            },
+        )?;
+        // 2. Tables and looked-up pairs, linked to base cells through the copy manager.
+        let witness_gen_only = base.core().witness_gen_only();
+        let copy_manager = (!witness_gen_only).then_some(&base.core().copy_manager);
+        config.tables.assign_virtual_table_to_raw(
+            layouter.namespace(|| "tables"),
+            self.tables.rows.iter().copied(),
+            copy_manager,
+        );
+        config.tables.assign_virtual_to_lookup_to_raw(
+            layouter.namespace(|| "table lookups"),
+            self.tables.lookups.iter().copied(),
+            copy_manager,
+        );
+        // 3. Copy constraints, last, then the public instances.
+        layouter.assign_region(
+            || "copy constraints",
+            |mut region| {
+                if !witness_gen_only {
+                    base.core().copy_manager.assign_raw(config.base.constants(), &mut region);
+                }
+                Ok(())
+            },
+        )?;
+        base.assign_instances(&config.base.instance, layouter.namespace(|| "expose"));
+        Ok(())
+    }
+}
