@@ -71,6 +71,12 @@ impl TableLookups {
         }
     }
 
+    /// Adds a witness row to the table (rows computed by the circuit, such as per-contributor
+    /// groups); the caller constrains what the row may hold.
+    pub fn add_row(&mut self, key: AssignedValue<Fr>, value: AssignedValue<Fr>) {
+        self.rows.push([key, value]);
+    }
+
     /// Constrains `(key, value)` to be a row of a loaded table.
     pub fn lookup(&mut self, key: AssignedValue<Fr>, value: AssignedValue<Fr>) {
         self.lookups.push([key, value]);

@@ -29,9 +29,15 @@
 //! - [`policy`]: `reward(score)` with threshold, linear part and cap, parameters range-checked
 //!   (`tests/policy_chip.rs`).
 //!
-//! Still to come: the batch circuit itself (sorted input, per-contributor grouping bound to the
-//! account slots through the dynamic lookup, padding, budget, public instances), `touched_hash`
-//! (keccak, see below) and the dedicated Poseidon gate.
+//! - [`batch`]: the batch circuit for `N` contribution and `M` account slots: commitments,
+//!   scoring, rewards, sorted input, per-contributor groups bound to the account slots through
+//!   the dynamic lookup (one tree update per account, never per contribution), padding, budget,
+//!   and six of the eight public instances; MockProver tests on the golden batches with
+//!   tamperings (`tests/batch_circuit.rs`).
+//!
+//! Still to come: `touched_hash` (keccak, see below; until then the touched list is not bound
+//! by the proof, so nothing may settle on it), the dedicated Poseidon gate, real keygen and
+//! proofs, and the cost targets.
 //!
 //! ## Known constraint: keccak
 //! `touched_hash` is a keccak256 computed in the circuit. The obvious gadget, zkevm-hashes'
@@ -44,6 +50,7 @@
 //! swaps the proving backend everywhere at once.
 
 pub mod account_tree;
+pub mod batch;
 pub mod builder;
 pub mod contribution;
 pub mod fixed_point;

@@ -1,0 +1,372 @@
+//! The batch circuit: `merit_core::apply_batch` for up to `N` contributions and `M` touched
+//! accounts, single-phase.
+//!
+//! Layout (all sizes fixed by [`BatchShape`]):
+//! 1. the model's parameters and the policy's are loaded once and hashed into
+//!    `model_commitment` and `policy_commitment`;
+//! 2. each of the `N` contribution slots (real slots first, then padding) is range-checked,
+//!    hashed into the commitment chain, scored and rewarded; consecutive real slots are sorted
+//!    by `(contributor, nonce)` with strictly increasing nonces; running sums per contributor
+//!    close a **group** at its last contribution, which writes the row
+//!    `(g·2^224 + address·2^64 + last_nonce, reward_sum·2^64 + first_nonce)` to the dynamic
+//!    lookup (other slots write zeros);
+//! 3. each of the `M` account slots (active slots first, exactly one per group) looks up its
+//!    group's row, checks `first_nonce > old last_nonce` and updates the account in the indexed
+//!    tree (see [`crate::account_tree`]); padding slots rewrite the sentinel unchanged;
+//! 4. the sentinel's account count is written once at the end; the total reward is checked
+//!    against the budget.
+//!
+//! Public instances, in order: `prev_root, new_root, batch_commitment, model_commitment,
+//! policy_commitment, total_reward` — the first six of
+//! `merit_core::BatchOutput::public_instances`. The last two (`touched_hash` limbs) need an
+//! in-circuit keccak and are not constrained yet (see the crate docs).
+
+use halo2_base::{
+    gates::{GateInstructions, RangeChip, RangeInstructions},
+    halo2_proofs::halo2curves::bn256::Fr,
+    poseidon::hasher::PoseidonHasher,
+    AssignedValue, Context,
+    QuantumCell::Constant,
+};
+use merit_core::{
+    account_tree::AccountLeaf,
+    batch::{batch_commitment_seed, AccountUpdate, LeafUpdate},
+    field::{fr_from_address, fr_from_i64, fr_from_u128},
+    model::TABLE_DOMAIN_BITS,
+    poseidon::{RATE, T},
+    vectors::BatchVector,
+    Address, Contribution, DomainTag,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    account_tree::{load_account_count, update_account, write_sentinel},
+    builder::TableLookups,
+    contribution::{chain, contribution_hash, load_contribution},
+    fixed_point::pow2,
+    model::{infer, load_model, ModelShape},
+    policy::{load_policy, reward},
+    poseidon::merit_poseidon_hasher,
+};
+
+/// Number of public instances the circuit exposes today.
+pub const CIRCUIT_INSTANCES: usize = 6;
+
+/// The fixed shape of a batch circuit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchShape {
+    /// Contribution slots `N`.
+    pub max_contributions: usize,
+    /// Account slots `M`.
+    pub max_accounts: usize,
+    /// Account-tree depth.
+    pub depth: usize,
+    /// The model's shape.
+    pub model: ModelShape,
+}
+
+/// Why a batch does not fit a circuit shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchCircuitError {
+    /// Too many contributions or accounts, or another tree depth.
+    #[error("batch of {contributions} contributions, {accounts} accounts, depth {depth} does not fit {shape:?}")]
+    Size {
+        /// Contributions.
+        contributions: usize,
+        /// Touched accounts.
+        accounts: usize,
+        /// Tree depth.
+        depth: usize,
+        /// The shape.
+        shape: Box<BatchShape>,
+    },
+    /// The model does not fit the circuit's model shape.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelCircuitError),
+}
+
+fn check_fits(shape: &BatchShape, vector: &BatchVector) -> Result<(), BatchCircuitError> {
+    shape.model.check(&vector.model)?;
+    let (n, m, d) =
+        (vector.batch.contributions.len(), vector.output.touched.len(), vector.prev_state.depth());
+    if n > shape.max_contributions || m > shape.max_accounts || d != shape.depth {
+        return Err(BatchCircuitError::Size {
+            contributions: n,
+            accounts: m,
+            depth: d,
+            shape: Box::new(shape.clone()),
+        });
+    }
+    Ok(())
+}
+
+/// A padding contribution: address zero, zero features.
+fn padding_contribution(dim: usize) -> Contribution {
+    Contribution {
+        contributor: Address::ZERO,
+        task_id: 0,
+        nonce: 0,
+        features: vec![0; dim],
+        payload_hash: Default::default(),
+    }
+}
+
+/// A padding account slot: the sentinel rewritten unchanged, at the end of the batch.
+fn padding_update(sentinel: &LeafUpdate) -> AccountUpdate {
+    let old: AccountLeaf = sentinel.old.expect("the sentinel always exists");
+    AccountUpdate {
+        address: Address::ZERO,
+        is_new: false,
+        first_contribution: 0,
+        contribution_count: 0,
+        reward_sum: 0,
+        old_cumulative: old.cumulative,
+        old_last_nonce: 0,
+        low: None,
+        leaf: LeafUpdate {
+            new: old,
+            new_leaf: sentinel.old_leaf,
+            root_after: sentinel.root_before,
+            ..sentinel.clone()
+        },
+    }
+}
+
+/// Constrains the whole batch and returns the public instances
+/// (`prev_root, new_root, batch_commitment, model_commitment, policy_commitment, total_reward`).
+pub fn batch_circuit(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    tables: &mut TableLookups,
+    shape: &BatchShape,
+    vector: &BatchVector,
+) -> Result<[AssignedValue<Fr>; CIRCUIT_INSTANCES], BatchCircuitError> {
+    check_fits(shape, vector)?;
+    let gate = &range.gate;
+    let mut hasher = merit_poseidon_hasher();
+    hasher.initialize_consts(ctx, gate);
+    let zero = ctx.load_zero();
+
+    // 1. Model and policy, and their commitments.
+    let model = load_model(ctx, &vector.model);
+    let model_commitment = model_commitment(ctx, range, &hasher, shape, &model);
+    let policy = load_policy(ctx, range, &vector.policy);
+    let tag = ctx.load_constant(DomainTag::Policy.fr());
+    let policy_commitment = hasher.hash_fix_len_array(
+        ctx,
+        gate,
+        &[
+            tag,
+            policy.threshold,
+            policy.base_reward,
+            policy.reward_per_point,
+            policy.cap,
+            policy.batch_budget,
+        ],
+    );
+
+    // 2. Contribution slots.
+    let real = vector.batch.contributions.len();
+    let padding = padding_contribution(shape.model.input_dim);
+    let padding_trace =
+        vector.model.infer(&padding.features).expect("padding has the model's width");
+    let mut commitment = ctx.load_constant(batch_commitment_seed());
+    let mut total = zero;
+    let (mut prev_address, mut prev_nonce, mut prev_real) = (zero, zero, zero);
+    let (mut group_sum, mut group_first, mut group) = (zero, zero, zero);
+    let mut open: Option<(AssignedValue<Fr>, [AssignedValue<Fr>; 2])> = None;
+    for i in 0..shape.max_contributions {
+        let (contribution, inference) = match vector.batch.contributions.get(i) {
+            Some(signed) => (&signed.contribution, &vector.trace.contributions[i].inference),
+            None => (&padding, &padding_trace),
+        };
+        let is_real = ctx.load_witness(Fr::from(u64::from(i < real)));
+        gate.assert_bit(ctx, is_real);
+        // Real slots come first.
+        let late = gate.mul_not(ctx, prev_real, is_real);
+        if i > 0 {
+            gate.assert_is_const(ctx, &late, &Fr::zero());
+        }
+        let c = load_contribution(ctx, range, contribution);
+        // A real contributor is never the sentinel's zero address.
+        let zero_address = gate.is_zero(ctx, c.contributor);
+        let bad = gate.mul(ctx, zero_address, is_real);
+        gate.assert_is_const(ctx, &bad, &Fr::zero());
+
+        // Commitment chain over real slots.
+        let hash = contribution_hash(ctx, range, &hasher, &c);
+        let next = chain(ctx, range, &hasher, commitment, hash);
+        commitment = gate.select(ctx, next, commitment, is_real);
+
+        // Score and reward.
+        let score = infer(ctx, range, tables, &shape.model, &model, &c.features, inference);
+        let r = reward(ctx, range, &policy, &vector.policy, score, inference.score);
+        let r = gate.mul(ctx, r, is_real);
+        total = gate.add(ctx, total, r);
+
+        // Sorting and grouping: `same` = same contributor as the previous real slot.
+        let equal = gate.is_equal(ctx, c.contributor, prev_address);
+        let same = gate.mul(ctx, equal, prev_real);
+        let same = gate.mul(ctx, same, is_real);
+        let nonce_up = range.is_less_than(ctx, prev_nonce, c.nonce, 64);
+        let address_up = range.is_less_than(ctx, prev_address, c.contributor, 160);
+        let ordered = gate.select(ctx, nonce_up, address_up, same);
+        let unordered = gate.mul_not(ctx, ordered, is_real);
+        gate.assert_is_const(ctx, &unordered, &Fr::zero());
+        let start = gate.sub(ctx, is_real, same);
+        group = gate.add(ctx, group, start);
+        let carried = gate.mul(ctx, group_sum, same);
+        group_sum = gate.add(ctx, carried, r);
+        group_first = gate.select(ctx, group_first, c.nonce, same);
+
+        // Close the previous slot's group if this slot does not continue it.
+        if let Some((closes, row)) = open.take() {
+            let ends = gate.sub(ctx, closes, same); // previous real and this one not the same
+            emit_group_row(ctx, gate, tables, ends, row);
+        }
+        let key = pack(ctx, gate, [(group, 224), (c.contributor, 64), (c.nonce, 0)]);
+        let value = pack(ctx, gate, [(group_sum, 64), (group_first, 0)]);
+        open = Some((is_real, [key, value]));
+        (prev_address, prev_nonce, prev_real) = (c.contributor, c.nonce, is_real);
+    }
+    if let Some((closes, row)) = open.take() {
+        emit_group_row(ctx, gate, tables, closes, row);
+    }
+    let groups = group;
+    // A zero row, so inactive account slots always find theirs.
+    tables.add_row(zero, zero);
+    // Budget.
+    let headroom = gate.sub(ctx, policy.batch_budget, total);
+    range.range_check(ctx, headroom, 96);
+
+    // 3. Account slots.
+    let sentinel = &vector.trace.sentinel;
+    let (count, mut next_index) = load_account_count(ctx, range, sentinel);
+    let prev_root = ctx.load_witness(vector.output.prev_root);
+    let mut root = prev_root;
+    let mut active_count = zero;
+    let mut prev_active = ctx.load_constant(Fr::one());
+    let padding_slot = padding_update(sentinel);
+    for j in 0..shape.max_accounts {
+        let update = vector.trace.accounts.get(j).unwrap_or(&padding_slot);
+        let active = ctx.load_witness(Fr::from(u64::from(j < vector.trace.accounts.len())));
+        gate.assert_bit(ctx, active);
+        let late = gate.mul_not(ctx, prev_active, active);
+        gate.assert_is_const(ctx, &late, &Fr::zero());
+        active_count = gate.add(ctx, active_count, active);
+        prev_active = active;
+
+        let contributions = &vector.batch.contributions;
+        let (last_nonce, first_nonce) = match update.contribution_count {
+            0 => (0, 0),
+            n => (
+                contributions[update.first_contribution + n - 1].contribution.nonce,
+                contributions[update.first_contribution].contribution.nonce,
+            ),
+        };
+        let [address, sum, last, first]: [AssignedValue<Fr>; 4] = ctx
+            .assign_witnesses([
+                fr_from_address(update.address),
+                fr_from_u128(update.reward_sum),
+                Fr::from(last_nonce),
+                Fr::from(first_nonce),
+            ])
+            .try_into()
+            .expect("four values");
+        range.range_check(ctx, address, 160);
+        range.range_check(ctx, sum, 96);
+        range.range_check(ctx, last, 64);
+        range.range_check(ctx, first, 64);
+        for x in [address, sum, last, first] {
+            let leaked = gate.mul_not(ctx, active, x);
+            gate.assert_is_const(ctx, &leaked, &Fr::zero());
+        }
+        // The row of group j + 1.
+        let g = ctx.load_constant(Fr::from(j as u64 + 1));
+        let key = pack(ctx, gate, [(g, 224), (address, 64), (last, 0)]);
+        let key = gate.mul(ctx, key, active);
+        let value = pack(ctx, gate, [(sum, 64), (first, 0)]);
+        tables.lookup(key, value);
+
+        let out =
+            update_account(ctx, range, &hasher, root, next_index, (address, sum, last), update);
+        // The first nonce is above the account's last nonce (inactive slots: 0 < 1 trivially).
+        let first_or_one = gate.select(ctx, first, Constant(Fr::one()), active);
+        let fresh = range.is_less_than(ctx, out.old_last_nonce, first_or_one, 64);
+        gate.assert_is_const(ctx, &fresh, &Fr::one());
+        root = out.root_after;
+        next_index = out.next_index_after;
+    }
+    // One active account slot per group: none is skipped.
+    ctx.constrain_equal(&active_count, &groups);
+
+    // 4. The sentinel's count, once.
+    let new_root = write_sentinel(ctx, range, &hasher, root, (count, next_index), sentinel);
+    Ok([prev_root, new_root, commitment, model_commitment, policy_commitment, total])
+}
+
+/// Writes a closed group's row, or a zero row when the slot does not close a group.
+fn emit_group_row(
+    ctx: &mut Context<Fr>,
+    gate: &impl GateInstructions<Fr>,
+    tables: &mut TableLookups,
+    ends: AssignedValue<Fr>,
+    [key, value]: [AssignedValue<Fr>; 2],
+) {
+    let key = gate.mul(ctx, key, ends);
+    let value = gate.mul(ctx, value, ends);
+    tables.add_row(key, value);
+}
+
+/// `Σ x_i · 2^{shift_i}` (the caller range-checks the parts so the packing is injective).
+fn pack<const K: usize>(
+    ctx: &mut Context<Fr>,
+    gate: &impl GateInstructions<Fr>,
+    parts: [(AssignedValue<Fr>, u32); K],
+) -> AssignedValue<Fr> {
+    gate.inner_product(
+        ctx,
+        parts.iter().map(|(x, _)| *x),
+        parts.iter().map(|(_, s)| Constant(pow2(*s))),
+    )
+}
+
+/// `model_commitment` over the loaded parameters, in `QuantizedModel::commitment_elements`
+/// order (shape values as constants).
+fn model_commitment(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    hasher: &PoseidonHasher<Fr, T, RATE>,
+    shape: &BatchShape,
+    model: &crate::model::AssignedModel,
+) -> AssignedValue<Fr> {
+    let m = &shape.model;
+    let mut constants = vec![
+        DomainTag::Model.fr(),
+        Fr::from(u64::from(m.scale_bits)),
+        Fr::from(m.input_dim as u64),
+        Fr::from(u64::from(TABLE_DOMAIN_BITS)),
+        Fr::from(u64::from(merit_core::model::TABLE_RESOLUTION_BITS)),
+        Fr::from(m.layers.len() as u64),
+    ];
+    let mut elements: Vec<AssignedValue<Fr>> = Vec::new();
+    let flush =
+        |ctx: &mut Context<Fr>, constants: &mut Vec<Fr>, elements: &mut Vec<AssignedValue<Fr>>| {
+            elements.extend(ctx.load_constants(constants));
+            constants.clear();
+        };
+    for (l, layer) in m.layers.iter().enumerate() {
+        constants.extend([
+            Fr::from(layer.inputs as u64),
+            Fr::from(layer.outputs as u64),
+            Fr::from(layer.activation.code()),
+        ]);
+        flush(ctx, &mut constants, &mut elements);
+        elements.extend(model.weights[l].iter().flatten().copied());
+        elements.extend(model.biases[l].iter().copied());
+    }
+    constants.extend([fr_from_i64(m.score_range.min), fr_from_i64(m.score_range.max)]);
+    flush(ctx, &mut constants, &mut elements);
+    hasher.hash_fix_len_array(ctx, &range.gate, &elements)
+}

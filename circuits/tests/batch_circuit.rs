@@ -1,0 +1,127 @@
+//! The batch circuit on merit-core's golden batches: the honest witness satisfies it with the
+//! batch output as public instances; each tampering fails.
+
+use halo2_base::{
+    gates::circuit::CircuitBuilderStage, halo2_proofs::dev::MockProver,
+    halo2_proofs::halo2curves::bn256::Fr,
+};
+use merit_circuits::{
+    batch::{batch_circuit, BatchShape, CIRCUIT_INSTANCES},
+    builder::MeritCircuitBuilder,
+    model::ModelShape,
+};
+use merit_core::vectors::BatchVector;
+
+fn golden(name: &str) -> BatchVector {
+    let path = format!("{}/../fixtures/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn shape(vector: &BatchVector) -> BatchShape {
+    BatchShape {
+        max_contributions: 10,
+        max_accounts: 5,
+        depth: vector.prev_state.depth(),
+        model: ModelShape::of(&vector.model).unwrap(),
+    }
+}
+
+/// Builds the circuit for `witness`, exposes its outputs as the public instances and returns
+/// them with whether MockProver accepts. A tampered witness therefore fails on the constraint
+/// it breaks, not merely on an instance mismatch.
+fn verify(witness: &BatchVector, shape: &BatchShape) -> (Vec<Fr>, bool) {
+    let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, 18, 17);
+    builder.base.set_instance_columns(1);
+    let range = builder.range_chip();
+    let outputs = batch_circuit(builder.base.main(0), &range, &mut builder.tables, shape, witness)
+        .expect("the batch fits the shape");
+    let instances: Vec<Fr> = outputs.iter().map(|v| *v.value()).collect();
+    builder.base.assigned_instances[0].extend(outputs);
+    builder.calculate_params();
+    let ok = MockProver::run(18, &builder, vec![instances.clone()]).unwrap().verify().is_ok();
+    (instances, ok)
+}
+
+#[test]
+fn honest_batches_satisfy_the_circuit_with_their_outputs() {
+    for name in ["batch_d8_1.json", "batch_d8_2.json"] {
+        let vector = golden(name);
+        let (instances, ok) = verify(&vector, &shape(&vector));
+        assert!(ok, "{name}");
+        assert_eq!(instances, vector.public_instances[..CIRCUIT_INSTANCES], "{name}");
+    }
+}
+
+fn tampered(edit: impl FnOnce(&mut BatchVector)) {
+    let honest = golden("batch_d8_2.json");
+    let mut witness = honest.clone();
+    edit(&mut witness);
+    let (_, ok) = verify(&witness, &shape(&honest));
+    assert!(!ok);
+}
+
+#[test]
+fn a_replayed_nonce_fails() {
+    // The first contribution of an existing account reuses its last settled nonce.
+    tampered(|w| {
+        let update = w
+            .trace
+            .accounts
+            .iter()
+            .find(|u| !u.is_new && u.contribution_count > 1)
+            .unwrap()
+            .clone();
+        w.batch.contributions[update.first_contribution].contribution.nonce = update.old_last_nonce;
+    });
+}
+
+#[test]
+fn a_duplicated_contribution_fails() {
+    tampered(|w| {
+        let update = w.trace.accounts.iter().find(|u| u.contribution_count > 1).unwrap().clone();
+        let first = update.first_contribution;
+        w.batch.contributions[first + 1] = w.batch.contributions[first].clone();
+        w.trace.contributions[first + 1] = w.trace.contributions[first].clone();
+    });
+}
+
+#[test]
+fn unsorted_contributors_fail() {
+    tampered(|w| {
+        let last = w.batch.contributions.len() - 1;
+        w.batch.contributions.swap(0, last);
+        w.trace.contributions.swap(0, last);
+    });
+}
+
+#[test]
+fn a_changed_policy_parameter_fails() {
+    tampered(|w| w.policy.reward_per_point += 1);
+}
+
+#[test]
+fn a_changed_model_weight_fails() {
+    tampered(|w| {
+        let mut layers = w.model.layers().to_vec();
+        layers[0].weights[0][0] += 1;
+        w.model = merit_core::QuantizedModel::new(
+            w.model.scale_bits(),
+            w.model.input_dim(),
+            layers,
+            w.model.score_range(),
+        )
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_skipped_account_update_fails() {
+    tampered(|w| {
+        w.trace.accounts.pop();
+    });
+}
+
+#[test]
+fn a_wrong_reward_sum_fails() {
+    tampered(|w| w.trace.accounts[0].reward_sum += 1);
+}
