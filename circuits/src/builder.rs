@@ -16,6 +16,7 @@ use halo2_base::{
             builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig, CircuitBuilderStage,
             MaybeRangeConfig,
         },
+        flex_gate::MultiPhaseThreadBreakPoints,
         RangeChip,
     },
     halo2_proofs::{
@@ -109,6 +110,16 @@ impl MeritCircuitBuilder {
     pub fn new(stage: CircuitBuilderStage, k: usize, lookup_bits: usize) -> Self {
         let base = BaseCircuitBuilder::from_stage(stage).use_k(k).use_lookup_bits(lookup_bits);
         Self { base, tables: TableLookups::default(), num_table_lookup_columns: 0 }
+    }
+
+    /// A builder for the real prover, with the shape and break points fixed at keygen.
+    pub fn prover(params: MeritCircuitParams, break_points: MultiPhaseThreadBreakPoints) -> Self {
+        let base = BaseCircuitBuilder::prover(params.base, break_points);
+        Self {
+            base,
+            tables: TableLookups::default(),
+            num_table_lookup_columns: params.num_table_lookup_columns,
+        }
     }
 
     /// The range chip over this builder's lookup managers.

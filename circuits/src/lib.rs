@@ -33,11 +33,13 @@
 //!   scoring, rewards, sorted input, per-contributor groups bound to the account slots through
 //!   the dynamic lookup (one tree update per account, never per contribution), padding, budget,
 //!   and six of the eight public instances; MockProver tests on the golden batches with
-//!   tamperings (`tests/batch_circuit.rs`).
+//!   tamperings (`tests/batch_circuit.rs`), and a real keygen → prove → verify with a
+//!   deterministic development SRS at N = 4, M = 2, depth 4, k = 16 (`tests/real_proof.rs`:
+//!   the proof verifies, and fails with any one public instance changed).
 //!
 //! Still to come: `touched_hash` (keccak, see below; until then the touched list is not bound
-//! by the proof, so nothing may settle on it), the dedicated Poseidon gate, real keygen and
-//! proofs, and the cost targets.
+//! by the proof, so nothing may settle on it), the dedicated Poseidon gate and the cost
+//! targets, `merit circuit stats` and the configuration files.
 //!
 //! ## Known constraint: keccak
 //! `touched_hash` is a keccak256 computed in the circuit. The obvious gadget, zkevm-hashes'
