@@ -18,8 +18,7 @@ use merit_core::{
 };
 
 fn golden(name: &str) -> BatchVector {
-    let path = format!("{}/../fixtures/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    merit_core::samples::golden_batch(name)
 }
 
 /// Runs every account update of `vector` (with `updates` in place of its trace) and constrains

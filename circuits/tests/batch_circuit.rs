@@ -13,8 +13,7 @@ use merit_circuits::{
 use merit_core::vectors::BatchVector;
 
 fn golden(name: &str) -> BatchVector {
-    let path = format!("{}/../fixtures/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    merit_core::samples::golden_batch(name)
 }
 
 fn shape(vector: &BatchVector) -> BatchShape {

@@ -9,8 +9,7 @@ use merit_circuits::{
 use merit_core::{batch::batch_commitment_seed, vectors::BatchVector, Contribution};
 
 fn golden(name: &str) -> BatchVector {
-    let path = format!("{}/../fixtures/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    merit_core::samples::golden_batch(name)
 }
 
 /// Chains `contributions` in the circuit and constrains the result to the vector's commitment.

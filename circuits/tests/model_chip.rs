@@ -127,8 +127,7 @@ fn a_changed_weight_fails() {
 }
 
 fn golden(name: &str) -> BatchVector {
-    let path = format!("{}/../fixtures/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    merit_core::samples::golden_batch(name)
 }
 
 fn golden_inputs(vector: &BatchVector) -> (Vec<Vec<i16>>, Vec<InferenceTrace>) {

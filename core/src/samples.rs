@@ -257,3 +257,15 @@ mod erased {
         }
     }
 }
+
+/// Reads a golden batch vector of this checkout (`fixtures/golden/<name>`), for tests.
+pub fn golden_batch(name: &str) -> crate::vectors::BatchVector {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(crate::vectors::GOLDEN_DIR)
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not a batch vector: {e}", path.display()))
+}
