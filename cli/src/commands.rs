@@ -44,8 +44,8 @@ enum Command {
     /// Batch circuit statistics (not available yet).
     #[command(subcommand)]
     Circuit(CircuitCommand),
-    /// Run the sequencer node (not available yet).
-    Node(Unavailable),
+    /// Run the sequencer node: HTTP API, RocksDB store, batcher (Ctrl-C or SIGTERM stops it).
+    Node(merit_sequencer::cli::NodeArgs),
     /// Run a prover worker against a sequencer (not available yet).
     Prover(Unavailable),
     /// Prove one batch offline (not available yet).
@@ -223,7 +223,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Circuit(CircuitCommand::Stats(_)) => {
             unavailable("circuit stats", "the batch circuit")
         }
-        Command::Node(_) => unavailable("node", "the sequencer"),
+        Command::Node(args) => {
+            merit_sequencer::cli::init_tracing();
+            let config = args.load_config()?;
+            let runtime = tokio::runtime::Runtime::new().wrap_err("cannot start the runtime")?;
+            runtime.block_on(merit_sequencer::run(config, merit_sequencer::shutdown_signal()))?;
+            Ok(())
+        }
         Command::Prover(_) => unavailable("prover", "the prover worker"),
         Command::Prove(_) => unavailable("prove", "the batch circuit and prover"),
         Command::Verify(_) => unavailable("verify", "the batch circuit and prover"),

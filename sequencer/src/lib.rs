@@ -1,6 +1,65 @@
 //! # merit-sequencer
 //!
-//! **Empty for now.** This crate will hold the sequencer: the axum HTTP API (`/v1`) taking
-//! EIP-712 signed contributions, the RocksDB store behind a `Store` trait, the batcher that seals
-//! batches and runs `merit_core::apply_batch`, the prover job queue and the L1 submitter.
+//! Merit's sequencer: it takes EIP-712 signed contributions over HTTP, acknowledges each one
+//! only after it is durably stored, seals them into batches with merit-core's
+//! [`apply_batch`](merit_core::apply_batch), and serves batches, accounts and claim proofs.
 //! It never links halo2.
+//!
+//! ```text
+//!  client ──POST /v1/contributions──▶ api (schema, size, width, EIP-712 signature)
+//!                                      │
+//!                                      ▼
+//!                        writer (group commit: nonce check, seq, one synced write) ──▶ 202
+//!                                      │ pending queue
+//!                                      ▼
+//!                        batcher (size or age) ── apply_batch ──▶ batch + output + state
+//!                                                                 (one synced write)
+//! ```
+//!
+//! ## Good starting points
+//! - [`run`]: a whole node from a [`Config`] (what `merit node` and `merit-sequencer` call);
+//!   [`Node`] starts the pieces on a given [`Store`] (tests use [`MemoryStore`]).
+//! - [`api::app`]: the axum router; every error is an [`api::ApiError`] with a
+//!   `{ code, message }` body; `GET /v1/openapi.json` documents it.
+//! - [`Sequencer::submit`] and [`sequencer::Writer`]: validation and group commit.
+//! - [`Sequencer::seal_now`]: batch selection and what happens to a contribution that
+//!   `apply_batch` refuses (it never blocks the queue).
+//! - [`store`]: the [`Store`] trait, typed tables (column families) and the RocksDB and
+//!   in-memory backends.
+//! - [`config`]: defaults < TOML file < `MERIT_*` env < CLI flags.
+//!
+//! ## Guarantees
+//! - A `202` means the contribution, its pending-queue entry, the account's nonce and the next
+//!   sequence number were written in one synced RocksDB write: it survives a crash.
+//! - Nonces: each must be strictly above the account's last acknowledged nonce (pending or
+//!   batched). The writer is the only task that accepts nonces, so concurrent submissions of
+//!   the same nonce cannot both win.
+//! - Sealing writes the batch, its output, the touched accounts, the new head and the queue
+//!   removals in one synced write; on restart the state is rebuilt from the stored accounts
+//!   and checked against the stored root, so it resumes exactly where it stopped.
+//! - A data directory remembers its domain, tree depth, model and policy commitments; a node
+//!   configured otherwise refuses to start on it.
+//!
+//! ## Not in this version
+//! - **Prover job queue** (workers lease sealed batches, upload proofs, leases expire): needs
+//!   `merit-prover`, which does not exist yet.
+//! - **L1 submitter and L1 sync** (alloy; in-order settlement, reorgs, `claimed` amounts):
+//!   needs the contracts and their bindings (`merit-contracts`). Until then
+//!   `GET /v1/accounts/{address}` reports `claimed` as `0`, and cumulative amounts are as of
+//!   the last *sealed* batch, not yet proven or settled.
+//! - **Load-generator benchmark** (belongs in `bench/`).
+//! - The account tree is rebuilt from the accounts table on start (O(accounts · depth)
+//!   hashes); a persisted tree-node table comes with larger deployments.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod metrics;
+mod node;
+pub mod sequencer;
+pub mod store;
+
+pub use config::{Config, Protocol};
+pub use node::{run, shutdown_signal, BatcherMode, Node};
+pub use sequencer::{NodeError, Receipt, SealOutcome, Sequencer, Settings, SubmitError};
+pub use store::{MemoryStore, RocksStore, Store};

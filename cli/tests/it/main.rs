@@ -229,7 +229,7 @@ fn demo_runs_the_native_loop_and_writes_artifacts() {
 fn unavailable_commands_say_so() {
     for args in [
         vec!["prove", "--batch", "x"],
-        vec!["node"],
+        vec!["prover"],
         vec!["model", "import", "m.onnx"],
         vec!["circuit", "stats"],
     ] {

@@ -1,0 +1,356 @@
+//! The HTTP API (axum, JSON, versioned under `/v1`).
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `POST /v1/contributions` | submit a `SignedContribution`; `202` + [`Receipt`] once durable |
+//! | `GET /v1/contributions/{id}` | a contribution, its status and batch |
+//! | `GET /v1/batches/{id}` | a sealed batch with signatures and its `BatchOutput` |
+//! | `GET /v1/accounts/{address}` | cumulative, claimed, claimable, nonces, last batch |
+//! | `GET /v1/accounts/{address}/claim-proof` | the exact `claim()` arguments |
+//! | `GET /v1/status` | queue, head, state root, commitments |
+//! | `GET /v1/openapi.json` | the OpenAPI 3 document |
+//! | `GET /health` | liveness and store check |
+//! | `GET /metrics` | Prometheus text |
+//!
+//! Every error body is an [`ErrorBody`] `{ code, message }`; 500s carry no details (they are
+//! logged).
+
+mod error;
+mod extract;
+mod openapi;
+
+use std::{str::FromStr, sync::Arc, time::Instant};
+
+use alloy_primitives::{Address, B256};
+use axum::{
+    extract::{rejection::PathRejection, DefaultBodyLimit, Path, State},
+    http::{header, StatusCode},
+    response::IntoResponse,
+    routing::{get, post, MethodRouter},
+    Json, Router,
+};
+use merit_core::{
+    field::{fr_to_b256, serde_u128},
+    Batch, BatchOutput, ClaimProof, SignedContribution,
+};
+use serde::{Deserialize, Serialize};
+
+pub use error::{ApiError, ApiResult, ErrorBody};
+pub use extract::ApiJson;
+pub use openapi::openapi;
+
+use crate::{
+    sequencer::{Receipt, Sequencer},
+    store::{
+        Accounts, BatchOutputs, Batches, ContributionRecord, Contributions, MetaKey, Metadata,
+        Nonces, Outcome, Outcomes, StoreExt,
+    },
+};
+
+/// The state every handler gets.
+pub type AppState = Arc<Sequencer>;
+
+/// Every route: path, method and handler. [`app`] is built from this list, and the OpenAPI
+/// document is tested against it.
+fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/v1/contributions", "post", post(submit)),
+        ("/v1/contributions/{id}", "get", get(contribution)),
+        ("/v1/batches/{id}", "get", get(batch)),
+        ("/v1/accounts/{address}", "get", get(account)),
+        ("/v1/accounts/{address}/claim-proof", "get", get(claim_proof)),
+        ("/v1/status", "get", get(status)),
+        ("/v1/openapi.json", "get", get(openapi_document)),
+        ("/health", "get", get(health)),
+        ("/metrics", "get", get(metrics)),
+    ]
+}
+
+/// `(path, method)` of every route, e.g. `("/v1/batches/{id}", "get")`.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    routes().into_iter().map(|(path, method, _)| (path, method)).collect()
+}
+
+/// The API router over a running sequencer.
+pub fn app(sequencer: AppState) -> Router {
+    let body_limit = sequencer.settings().body_limit;
+    routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, _, handler)| router.route(path, handler))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(sequencer)
+}
+
+/// A contribution as `GET /v1/contributions/{id}` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContributionView {
+    /// The id (EIP-712 signing hash).
+    pub id: B256,
+    /// Acknowledgement order.
+    pub seq: u64,
+    /// When it was acknowledged, ms since the Unix epoch.
+    pub received_at_ms: u64,
+    /// `pending`, `batched` or `rejected`.
+    pub status: ContributionStatus,
+    /// The batch it was sealed into.
+    pub batch_id: Option<u64>,
+    /// Why the batcher rejected it (status `rejected` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<ErrorBody>,
+    /// The contribution and its signature.
+    pub contribution: SignedContribution,
+}
+
+/// Where a contribution is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContributionStatus {
+    /// Acknowledged, waiting for a batch.
+    Pending,
+    /// Sealed into a batch.
+    Batched,
+    /// Refused by `apply_batch` on its own; it will never be batched.
+    Rejected,
+}
+
+/// A batch as `GET /v1/batches/{id}` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchView {
+    /// The batch with every signature.
+    pub batch: Batch,
+    /// What its proof will be about.
+    pub output: BatchOutput,
+}
+
+/// An account as `GET /v1/accounts/{address}` returns it.
+///
+/// `cumulative` is as of the last sealed batch (not yet proven or settled on L1). `claimed` is
+/// always `0` in this version: the node does not follow the rollup contract yet (no L1 sync),
+/// so `claimable` equals `cumulative` minus nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountView {
+    /// The account.
+    pub address: Address,
+    /// Total reward as of the last sealed batch that touched it (decimal string).
+    #[serde(with = "serde_u128")]
+    pub cumulative: u128,
+    /// Paid out on L1; `0` until L1 sync exists.
+    #[serde(with = "serde_u128")]
+    pub claimed: u128,
+    /// `cumulative - claimed`.
+    #[serde(with = "serde_u128")]
+    pub claimable: u128,
+    /// Last nonce acknowledged (pending or batched); the next must be above.
+    pub last_nonce: u64,
+    /// Last nonce in the account's leaf (batched).
+    pub settled_nonce: u64,
+    /// The last batch that touched it.
+    pub last_batch: Option<u64>,
+}
+
+/// The node's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusView {
+    /// Contributions waiting for a batch.
+    pub pending: u64,
+    /// The last sealed batch.
+    pub last_batch: Option<u64>,
+    /// The account-tree root after it.
+    pub state_root: B256,
+    /// Number of accounts.
+    pub accounts: usize,
+    /// The model commitment.
+    pub model_commitment: B256,
+    /// The policy commitment.
+    pub policy_commitment: B256,
+    /// The model's input width.
+    pub feature_dim: usize,
+    /// The EIP-712 chain id.
+    pub chain_id: u64,
+    /// The EIP-712 verifying contract (the rollup).
+    pub rollup: Address,
+    /// The account-tree depth.
+    pub tree_depth: usize,
+    /// Batch size limit.
+    pub max_batch_size: usize,
+    /// Batch age limit, ms.
+    pub max_batch_age_ms: u64,
+}
+
+async fn submit(
+    State(sequencer): State<AppState>,
+    body: Result<ApiJson<SignedContribution>, ApiError>,
+) -> ApiResult<impl IntoResponse> {
+    let started = Instant::now();
+    let metrics = sequencer.metrics();
+    let ApiJson(signed) = body.inspect_err(|e| metrics.submission(e.code()))?;
+    let receipt: Receipt = match sequencer.submit(signed).await {
+        Ok(receipt) => receipt,
+        Err(error) => {
+            metrics.submission(error.code());
+            return Err(error.into());
+        }
+    };
+    metrics.submission("accepted");
+    metrics.ack_latency.observe(started.elapsed().as_secs_f64());
+    let location = format!("/v1/contributions/{}", receipt.id);
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(receipt)))
+}
+
+fn path_param<T: FromStr>(
+    param: Result<Path<String>, PathRejection>,
+    code: &'static str,
+    what: &str,
+) -> ApiResult<T> {
+    let Path(raw) = param.map_err(|e| ApiError::bad_request(code, e.body_text()))?;
+    raw.parse().map_err(|_| ApiError::bad_request(code, format!("{raw:?} is not {what}")))
+}
+
+async fn contribution(
+    State(sequencer): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<ContributionView>> {
+    let id: B256 = path_param(id, "invalid_id", "a contribution id (0x + 64 hex digits)")?;
+    let store = sequencer.store();
+    let ContributionRecord { seq, received_at_ms, signed } =
+        store.get::<Contributions>(&id)?.ok_or_else(|| {
+            ApiError::not_found("contribution_not_found", format!("no contribution {id}"))
+        })?;
+    let (status, batch_id, rejection) = match store.get::<Outcomes>(&id)? {
+        None => (ContributionStatus::Pending, None, None),
+        Some(Outcome::Batched { batch_id }) => (ContributionStatus::Batched, Some(batch_id), None),
+        Some(Outcome::Rejected { code, reason }) => {
+            (ContributionStatus::Rejected, None, Some(ErrorBody { code, message: reason }))
+        }
+    };
+    Ok(Json(ContributionView {
+        id,
+        seq,
+        received_at_ms,
+        status,
+        batch_id,
+        rejection,
+        contribution: signed,
+    }))
+}
+
+async fn batch(
+    State(sequencer): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<BatchView>> {
+    let id: u64 = path_param(id, "invalid_batch_id", "a batch id (a positive integer)")?;
+    let store = sequencer.store();
+    let not_found = || ApiError::not_found("batch_not_found", format!("no batch {id}"));
+    let batch = store.get::<Batches>(&id)?.ok_or_else(not_found)?;
+    let output = store.get::<BatchOutputs>(&id)?.ok_or_else(not_found)?;
+    Ok(Json(BatchView { batch, output }))
+}
+
+async fn account(
+    State(sequencer): State<AppState>,
+    address: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<AccountView>> {
+    let address: Address =
+        path_param(address, "invalid_address", "an address (0x + 40 hex digits)")?;
+    let store = sequencer.store();
+    let settled = store.get::<Accounts>(&address)?;
+    let last_nonce = store.get::<Nonces>(&address)?;
+    if settled.is_none() && last_nonce.is_none() {
+        return Err(ApiError::not_found(
+            "account_not_found",
+            format!("{address} has no acknowledged contribution"),
+        ));
+    }
+    let cumulative = settled.map_or(0, |r| r.account.cumulative);
+    let claimed = 0;
+    Ok(Json(AccountView {
+        address,
+        cumulative,
+        claimed,
+        claimable: cumulative - claimed,
+        last_nonce: last_nonce.unwrap_or(0),
+        settled_nonce: settled.map_or(0, |r| r.account.last_nonce),
+        last_batch: settled.map(|r| r.last_batch),
+    }))
+}
+
+async fn claim_proof(
+    State(sequencer): State<AppState>,
+    address: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<ClaimProof>> {
+    let address: Address =
+        path_param(address, "invalid_address", "an address (0x + 40 hex digits)")?;
+    let store = sequencer.store();
+    let record = store.get::<Accounts>(&address)?.ok_or_else(|| {
+        ApiError::not_found("no_claim", format!("no sealed batch has touched {address} yet"))
+    })?;
+    let batch_id = record.last_batch;
+    let output = store.get::<BatchOutputs>(&batch_id)?.ok_or_else(|| {
+        ApiError::internal(Inconsistent(format!("batch output {batch_id} is missing")))
+    })?;
+    let proof = output.claim_proof(batch_id, address).ok_or_else(|| {
+        ApiError::internal(Inconsistent(format!(
+            "{address} is not in the touched list of batch {batch_id}"
+        )))
+    })?;
+    Ok(Json(proof))
+}
+
+/// The store contradicts itself (reported as a 500).
+#[derive(Debug, thiserror::Error)]
+#[error("inconsistent store: {0}")]
+struct Inconsistent(String);
+
+async fn status(State(sequencer): State<AppState>) -> Json<StatusView> {
+    let head = sequencer.head();
+    let protocol = sequencer.protocol();
+    let settings = sequencer.settings();
+    Json(StatusView {
+        pending: sequencer.pending_count(),
+        last_batch: head.last_batch,
+        state_root: fr_to_b256(&head.state.root()),
+        accounts: head.state.account_count(),
+        model_commitment: sequencer.model_commitment(),
+        policy_commitment: sequencer.policy_commitment(),
+        feature_dim: protocol.model.input_dim(),
+        chain_id: protocol.domain.chain_id,
+        rollup: protocol.domain.verifying_contract,
+        tree_depth: protocol.tree_depth,
+        max_batch_size: settings.max_batch_size,
+        max_batch_age_ms: settings.max_batch_age.as_millis() as u64,
+    })
+}
+
+async fn openapi_document() -> Json<serde_json::Value> {
+    Json(openapi())
+}
+
+async fn health(State(sequencer): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    sequencer.store().get::<Metadata>(&MetaKey::Head)?;
+    Ok(Json(serde_json::json!({ "status": "ok" })))
+}
+
+async fn metrics(State(sequencer): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        sequencer.metrics().render(),
+    )
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such route; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::client(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take this method; see /v1/openapi.json",
+    )
+}

@@ -1,0 +1,37 @@
+//! `merit-sequencer`: a Merit sequencer node (the same as `merit node`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use merit_sequencer::cli::{init_tracing, NodeArgs};
+
+/// Run a Merit sequencer node.
+#[derive(Debug, Parser)]
+#[command(name = "merit-sequencer", version, about)]
+struct Cli {
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result =
+        cli.node.load_config().map_err(merit_sequencer::NodeError::from).and_then(|config| {
+            let runtime =
+                tokio::runtime::Runtime::new().map_err(merit_sequencer::NodeError::Runtime)?;
+            runtime.block_on(merit_sequencer::run(config, merit_sequencer::shutdown_signal()))
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

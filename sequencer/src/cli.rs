@@ -1,0 +1,88 @@
+//! Command-line arguments of a node, shared by `merit node` and the `merit-sequencer` binary.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use alloy_primitives::Address;
+use clap::Args;
+
+use crate::config::{Config, ConfigOverrides, ConfigResult};
+
+/// `merit node` / `merit-sequencer` arguments. Precedence: defaults < `--config` file <
+/// `MERIT_*` environment variables < these flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NodeArgs {
+    /// TOML config file (or set MERIT_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory; RocksDB lives in DIR/db.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address, e.g. 127.0.0.1:8645 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// EIP-712 chain id.
+    #[arg(long)]
+    pub chain_id: Option<u64>,
+    /// EIP-712 verifying contract (the RewardRollup address).
+    #[arg(long)]
+    pub rollup: Option<Address>,
+    /// Quality model JSON.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Reward policy JSON.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Account-tree depth (1-32).
+    #[arg(long)]
+    pub tree_depth: Option<usize>,
+    /// Seal a batch at this many pending contributions.
+    #[arg(long)]
+    pub max_batch_size: Option<usize>,
+    /// Seal a batch when the oldest pending contribution is this old (ms).
+    #[arg(long, value_name = "MS")]
+    pub max_batch_age_ms: Option<u64>,
+    /// Group-commit window of the writer (µs).
+    #[arg(long, value_name = "US")]
+    pub group_commit_window_us: Option<u64>,
+    /// Largest request body (bytes).
+    #[arg(long, value_name = "BYTES")]
+    pub body_limit: Option<usize>,
+}
+
+impl NodeArgs {
+    /// The configuration: defaults < file < `MERIT_*` variables of this process < flags.
+    pub fn load_config(&self) -> ConfigResult<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let file = self.config.clone().or_else(|| {
+            env.iter().find(|(k, _)| k == "MERIT_CONFIG").map(|(_, v)| PathBuf::from(v))
+        });
+        Config::load(file.as_deref(), env, &self.overrides())
+    }
+
+    /// The flags as overrides.
+    pub fn overrides(&self) -> ConfigOverrides {
+        ConfigOverrides {
+            listen: self.listen,
+            body_limit: self.body_limit,
+            data_dir: self.data_dir.clone(),
+            chain_id: self.chain_id,
+            rollup: self.rollup,
+            model: self.model.clone(),
+            policy: self.policy.clone(),
+            tree_depth: self.tree_depth,
+            max_batch_size: self.max_batch_size,
+            max_batch_age_ms: self.max_batch_age_ms,
+            group_commit_window_us: self.group_commit_window_us,
+            queue_capacity: None,
+        }
+    }
+}
+
+/// Installs the log subscriber of a node binary: human-readable lines on stderr, filtered by
+/// `RUST_LOG` (default `info`). For binaries only; call once, before [`crate::run`].
+pub fn init_tracing() {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+}

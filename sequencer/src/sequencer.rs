@@ -1,0 +1,878 @@
+//! The sequencer core: durable acceptance of contributions (group commit) and batch sealing.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, RwLock,
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::{Address, B256};
+use merit_core::{
+    apply_batch, field::fr_to_b256, BatchApplied, BatchError, Contribution, ContributionRef,
+    SignatureError, SignedContribution, State,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tracing::{debug, error, info, instrument, warn};
+
+use crate::{
+    config::{Config, Protocol},
+    metrics::Metrics,
+    store::{
+        AccountRecord, Accounts, BatchOutputs, Batches, ChainHeadRecord, ContributionRecord,
+        Contributions, Genesis, MetaKey, MetaValue, Metadata, Nonces, Outcome, Outcomes, Pending,
+        Store, StoreError, StoreExt, WriteSet,
+    },
+};
+
+/// Version of the storage layout written into [`Genesis::schema`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Most submissions the writer puts into one synced write.
+const MAX_GROUP: usize = 1024;
+
+/// Runtime settings of the sequencer (from [`Config`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Seal when this many contributions are pending.
+    pub max_batch_size: usize,
+    /// Seal when the oldest pending contribution is this old.
+    pub max_batch_age: Duration,
+    /// Group-commit window of the writer.
+    pub group_commit_window: Duration,
+    /// Capacity of the writer's queue.
+    pub queue_capacity: usize,
+    /// Largest request body, bytes.
+    pub body_limit: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::from(&Config::default())
+    }
+}
+
+impl From<&Config> for Settings {
+    fn from(config: &Config) -> Self {
+        Self {
+            max_batch_size: config.batcher.max_batch_size,
+            max_batch_age: config.batcher.max_batch_age(),
+            group_commit_window: config.batcher.group_commit_window(),
+            queue_capacity: config.batcher.queue_capacity,
+            body_limit: config.api.body_limit,
+        }
+    }
+}
+
+/// Why the node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The configuration is not usable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The data directory belongs to another chain.
+    #[error(
+        "the data directory was created with {field} = {stored}, but this node is configured \
+         with {configured}; use the original configuration or another data directory"
+    )]
+    GenesisMismatch {
+        /// The parameter that differs.
+        field: &'static str,
+        /// The stored value.
+        stored: String,
+        /// The configured value.
+        configured: String,
+    },
+    /// The stored state is inconsistent.
+    #[error("the stored chain state is corrupt: {0}")]
+    Corrupt(String),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+    /// The async runtime could not be started.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Why a submission was refused. Every variant but `Store` is the client's to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The feature vector does not match the model.
+    #[error("the model takes {expected} features, the contribution has {actual}")]
+    FeatureWidth {
+        /// The model's input width.
+        expected: usize,
+        /// The contribution's.
+        actual: usize,
+    },
+    /// The signature is not the contributor's under this node's domain.
+    #[error("{source}; contributions must be signed by the contributor under chain id {chain_id} and rollup {rollup}")]
+    Signature {
+        /// Why.
+        #[source]
+        source: SignatureError,
+        /// The node's chain id.
+        chain_id: u64,
+        /// The node's rollup address.
+        rollup: Address,
+    },
+    /// The same nonce was accepted before (a replay or a resubmission).
+    #[error("nonce {nonce} of {contributor} was already accepted")]
+    NonceReplayed {
+        /// The contributor.
+        contributor: Address,
+        /// The nonce.
+        nonce: u64,
+    },
+    /// The nonce is not above the last accepted one.
+    #[error(
+        "nonce {nonce} of {contributor} is not above its last accepted nonce {last}; nonces \
+         start at 1 and must increase"
+    )]
+    NonceTooLow {
+        /// The contributor.
+        contributor: Address,
+        /// The nonce.
+        nonce: u64,
+        /// The last accepted nonce.
+        last: u64,
+    },
+    /// The writer's queue is full.
+    #[error("too many submissions in flight; retry shortly")]
+    Overloaded,
+    /// The node is stopping.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    /// A store read failed.
+    #[error("cannot read the store: {0}")]
+    Store(#[from] StoreError),
+    /// The durable write failed (details in the node's log); nothing was stored.
+    #[error("the durable write failed")]
+    WriteFailed,
+}
+
+impl SubmitError {
+    /// The machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SubmitError::FeatureWidth { .. } => "feature_width",
+            SubmitError::Signature { source, .. } => match source {
+                SignatureError::HighS => "signature_malleable",
+                SignatureError::WrongSigner { .. } => "signature_mismatch",
+                _ => "signature_invalid",
+            },
+            SubmitError::NonceReplayed { .. } => "nonce_replayed",
+            SubmitError::NonceTooLow { .. } => "nonce_too_low",
+            SubmitError::Overloaded => "overloaded",
+            SubmitError::ShuttingDown => "shutting_down",
+            SubmitError::Store(_) | SubmitError::WriteFailed => "internal",
+        }
+    }
+}
+
+/// Why sealing failed (the pending queue is left as it was).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `apply_batch` failed in a way that names no contribution (e.g. an invalid policy).
+    #[error("apply_batch failed: {0}")]
+    Batch(#[from] BatchError),
+    /// A pending entry has no contribution record.
+    #[error("pending entry {seq} points at the missing contribution {id}")]
+    MissingContribution {
+        /// The pending sequence number.
+        seq: u64,
+        /// The contribution id.
+        id: B256,
+    },
+}
+
+/// The acknowledgement of a durable submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// The contribution id: its EIP-712 signing hash.
+    pub id: B256,
+    /// The contributor.
+    pub contributor: Address,
+    /// Its nonce.
+    pub nonce: u64,
+    /// Acknowledgement order.
+    pub seq: u64,
+    /// When it was acknowledged, ms since the Unix epoch.
+    pub received_at_ms: u64,
+}
+
+/// What a sealing attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealOutcome {
+    /// Nothing is pending.
+    Idle,
+    /// Contributions are pending, but neither the size nor the age limit is reached.
+    NotDue,
+    /// A batch was sealed.
+    Sealed {
+        /// Its id.
+        batch_id: u64,
+        /// Its size.
+        contributions: usize,
+    },
+    /// The head of the queue was rejected on its own and removed from the queue.
+    Rejected {
+        /// The contribution.
+        id: B256,
+        /// Why, machine-readable.
+        code: &'static str,
+    },
+}
+
+/// The chain as of the last sealed batch.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// The state after the last sealed batch.
+    pub state: State,
+    /// The last sealed batch.
+    pub last_batch: Option<u64>,
+}
+
+/// One submission on its way to the writer.
+#[derive(Debug)]
+struct Submission {
+    id: B256,
+    signed: SignedContribution,
+    reply: oneshot::Sender<Result<Receipt, SubmitError>>,
+}
+
+/// The sequencer: shared by the API handlers, the writer and the batcher.
+#[derive(Debug)]
+pub struct Sequencer {
+    store: Arc<dyn Store>,
+    protocol: Protocol,
+    model_commitment: B256,
+    policy_commitment: B256,
+    settings: Settings,
+    head: RwLock<Arc<Head>>,
+    pending: AtomicU64,
+    submissions: mpsc::Sender<Submission>,
+    batch_ready: Notify,
+    seal_lock: Mutex<()>,
+    metrics: Metrics,
+}
+
+/// The group-commit writer: the only task that assigns sequence numbers and accepts nonces.
+/// Run it with [`Writer::run`].
+#[derive(Debug)]
+pub struct Writer {
+    sequencer: Arc<Sequencer>,
+    rx: mpsc::Receiver<Submission>,
+    nonces: HashMap<Address, u64>,
+    next_seq: u64,
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn corrupt(what: impl std::fmt::Display) -> NodeError {
+    NodeError::Corrupt(what.to_string())
+}
+
+impl Sequencer {
+    /// Opens the chain in `store` (initialising it if empty) and returns the sequencer and its
+    /// writer. Refuses a store created with another domain, tree depth, model or policy, and
+    /// a store whose accounts do not hash to the recorded state root.
+    pub fn open(
+        protocol: Protocol,
+        settings: Settings,
+        store: Arc<dyn Store>,
+    ) -> Result<(Arc<Self>, Writer), NodeError> {
+        let genesis = Genesis {
+            schema: SCHEMA_VERSION,
+            domain: protocol.domain,
+            tree_depth: protocol.tree_depth,
+            model_commitment: protocol.model_commitment(),
+            policy_commitment: protocol.policy_commitment(),
+        };
+        let empty = State::new(protocol.tree_depth).map_err(corrupt)?;
+        match store.get::<Metadata>(&MetaKey::Genesis)? {
+            None => {
+                if !store.scan::<Contributions>(None, 1)?.is_empty() {
+                    return Err(corrupt(
+                        "contributions are stored but the genesis record is missing",
+                    ));
+                }
+                let mut set = WriteSet::new();
+                set.put::<Metadata>(&MetaKey::Genesis, &MetaValue::Genesis(genesis.clone()))?;
+                set.put::<Metadata>(
+                    &MetaKey::Head,
+                    &MetaValue::Head(ChainHeadRecord {
+                        last_batch: None,
+                        state_root: fr_to_b256(&empty.root()),
+                    }),
+                )?;
+                set.put::<Metadata>(&MetaKey::NextSeq, &MetaValue::NextSeq(1))?;
+                store.write(set)?;
+                info!(target: "merit::sequencer", "initialised a new chain");
+            }
+            Some(MetaValue::Genesis(stored)) => check_genesis(&stored, &genesis)?,
+            Some(other) => return Err(corrupt(format!("genesis row holds {other:?}"))),
+        }
+        let head = match store.get::<Metadata>(&MetaKey::Head)? {
+            Some(MetaValue::Head(head)) => head,
+            other => return Err(corrupt(format!("head row holds {other:?}"))),
+        };
+        let next_seq = match store.get::<Metadata>(&MetaKey::NextSeq)? {
+            Some(MetaValue::NextSeq(next)) => next,
+            other => return Err(corrupt(format!("next_seq row holds {other:?}"))),
+        };
+        let accounts = store.all::<Accounts>()?;
+        let state = State::from_accounts(
+            protocol.tree_depth,
+            accounts.iter().map(|(address, record)| (*address, record.account)),
+        )
+        .map_err(|e| corrupt(format!("accounts do not form a valid tree: {e}")))?;
+        let root = fr_to_b256(&state.root());
+        if root != head.state_root {
+            return Err(corrupt(format!(
+                "accounts hash to {root}, but the recorded state root is {}",
+                head.state_root
+            )));
+        }
+        let nonces: HashMap<Address, u64> = store.all::<Nonces>()?.into_iter().collect();
+        let pending = store.all::<Pending>()?.len() as u64;
+
+        let metrics = Metrics::new();
+        metrics.pending.set(pending as i64);
+        metrics.last_batch.set(head.last_batch.unwrap_or(0) as i64);
+        let (tx, rx) = mpsc::channel(settings.queue_capacity);
+        info!(
+            target: "merit::sequencer",
+            last_batch = ?head.last_batch,
+            pending,
+            accounts = state.account_count(),
+            next_seq,
+            state_root = %root,
+            "chain loaded"
+        );
+        let sequencer = Arc::new(Self {
+            store,
+            model_commitment: genesis.model_commitment,
+            policy_commitment: genesis.policy_commitment,
+            protocol,
+            settings,
+            head: RwLock::new(Arc::new(Head { state, last_batch: head.last_batch })),
+            pending: AtomicU64::new(pending),
+            submissions: tx,
+            batch_ready: Notify::new(),
+            seal_lock: Mutex::new(()),
+            metrics,
+        });
+        let writer = Writer { sequencer: sequencer.clone(), rx, nonces, next_seq };
+        Ok((sequencer, writer))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The protocol parameters.
+    pub fn protocol(&self) -> &Protocol {
+        &self.protocol
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The model commitment (`bytes32`).
+    pub fn model_commitment(&self) -> B256 {
+        self.model_commitment
+    }
+
+    /// The policy commitment (`bytes32`).
+    pub fn policy_commitment(&self) -> B256 {
+        self.policy_commitment
+    }
+
+    /// The chain as of the last sealed batch.
+    pub fn head(&self) -> Arc<Head> {
+        self.head.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Number of acknowledged contributions waiting for a batch.
+    pub fn pending_count(&self) -> u64 {
+        self.pending.load(Ordering::SeqCst)
+    }
+
+    /// The id of a contribution: its EIP-712 signing hash under this node's domain.
+    pub fn contribution_id(&self, contribution: &Contribution) -> B256 {
+        contribution.signing_hash(&self.protocol.domain)
+    }
+
+    /// Validates a signed contribution and acknowledges it once it is durably stored.
+    ///
+    /// Checks, in order: feature width, signature (EIP-712, low s, signer = contributor),
+    /// replay of a stored contribution, then, in the writer, the nonce against the account's
+    /// last accepted one. Nothing is stored unless every check passes.
+    pub async fn submit(&self, signed: SignedContribution) -> Result<Receipt, SubmitError> {
+        let contribution = &signed.contribution;
+        self.protocol
+            .model
+            .check_dimension(&contribution.features)
+            .map_err(|e| SubmitError::FeatureWidth { expected: e.expected, actual: e.actual })?;
+        signed.verify(&self.protocol.domain).map_err(|source| SubmitError::Signature {
+            source,
+            chain_id: self.protocol.domain.chain_id,
+            rollup: self.protocol.domain.verifying_contract,
+        })?;
+        let id = self.contribution_id(contribution);
+        if self.store.get::<Contributions>(&id)?.is_some() {
+            return Err(SubmitError::NonceReplayed {
+                contributor: contribution.contributor,
+                nonce: contribution.nonce,
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        self.submissions.try_send(Submission { id, signed, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => SubmitError::ShuttingDown,
+        })?;
+        answer.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// Seals a batch if the size or age limit is reached (see [`Sequencer::seal_now`]).
+    pub fn seal_if_due(&self, now: SystemTime) -> Result<SealOutcome, SealError> {
+        self.seal(now, false)
+    }
+
+    /// Seals the pending queue now, whatever its size and age.
+    ///
+    /// Takes up to `max_batch_size` pending contributions in acknowledgement order, sorts them
+    /// by `(contributor, nonce)` and runs `merit_core::apply_batch`. If `apply_batch` refuses
+    /// the batch because of one contribution (the batch budget, a cumulative overflow, a full
+    /// tree), the batch is cut just before that contribution (in acknowledgement order, so
+    /// every account's nonces stay contiguous) and tried again; the rest stays pending for the
+    /// next batch. A contribution that is refused even alone at the head of the queue can
+    /// never be batched: it is marked `rejected` with the reason, removed from the queue (its
+    /// nonce stays used) and never blocks the queue. Batch, output, account state, the new head
+    /// and the queue removal are written in one atomic, synced write.
+    pub fn seal_now(&self) -> Result<SealOutcome, SealError> {
+        self.seal(SystemTime::now(), true)
+    }
+
+    #[instrument(target = "merit::sequencer", skip_all, fields(force))]
+    fn seal(&self, now: SystemTime, force: bool) -> Result<SealOutcome, SealError> {
+        let _serial = self.seal_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let load = |seq: u64, id: B256| -> Result<(u64, B256, ContributionRecord), SealError> {
+            let record = self
+                .store
+                .get::<Contributions>(&id)?
+                .ok_or(SealError::MissingContribution { seq, id })?;
+            Ok((seq, id, record))
+        };
+        // Cheap check first: the queue head's age and the pending count.
+        let Some((seq, id)) = self.store.scan::<Pending>(None, 1)?.pop() else {
+            return Ok(SealOutcome::Idle);
+        };
+        let full = self.pending_count() >= self.settings.max_batch_size as u64;
+        if !force && !full {
+            let (_, _, oldest) = load(seq, id)?;
+            let received = UNIX_EPOCH + Duration::from_millis(oldest.received_at_ms);
+            if now.duration_since(received).unwrap_or_default() < self.settings.max_batch_age {
+                return Ok(SealOutcome::NotDue);
+            }
+        }
+        let records = self
+            .store
+            .scan::<Pending>(None, self.settings.max_batch_size)?
+            .into_iter()
+            .map(|(seq, id)| load(seq, id))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let head = self.head();
+        let (model, policy) = (&self.protocol.model, &self.protocol.policy);
+        // Cut at the batch budget first (cheap: inference only), then let apply_batch decide.
+        let mut take = records.len();
+        let mut total: u128 = 0;
+        for (i, (_, _, record)) in records.iter().enumerate() {
+            let features = &record.signed.contribution.features;
+            total = total.saturating_add(model.score(features).map_or(0, |s| policy.reward(s)));
+            if total > policy.batch_budget {
+                take = i.max(1);
+                break;
+            }
+        }
+        loop {
+            let mut chosen: Vec<&(u64, B256, ContributionRecord)> =
+                records[..take].iter().collect();
+            chosen.sort_by_key(|(_, _, r)| {
+                (r.signed.contribution.contributor, r.signed.contribution.nonce)
+            });
+            let unsigned: Vec<Contribution> =
+                chosen.iter().map(|(_, _, r)| r.signed.contribution.clone()).collect();
+            let error = match apply_batch(&head.state, model, policy, &unsigned) {
+                Ok(applied) => return self.commit_batch(&head, &chosen, applied),
+                Err(error) => error,
+            };
+            let position = offending(&error).and_then(|at| {
+                records[..take].iter().position(|(_, _, r)| {
+                    r.signed.contribution.contributor == at.contributor
+                        && r.signed.contribution.nonce == at.nonce
+                })
+            });
+            match position {
+                None => return Err(SealError::Batch(error)),
+                Some(0) => return self.reject(&records[0], &error),
+                Some(cut) => {
+                    warn!(
+                        target: "merit::sequencer",
+                        %error,
+                        kept = cut,
+                        "apply_batch refused the batch; sealing the contributions before the offending one"
+                    );
+                    take = cut;
+                }
+            }
+        }
+    }
+
+    fn commit_batch(
+        &self,
+        head: &Head,
+        chosen: &[&(u64, B256, ContributionRecord)],
+        applied: BatchApplied,
+    ) -> Result<SealOutcome, SealError> {
+        let batch_id = head.last_batch.map_or(1, |b| b + 1);
+        let batch = merit_core::Batch {
+            batch_id,
+            contributions: chosen.iter().map(|(_, _, r)| r.signed.clone()).collect(),
+        };
+        let mut set = WriteSet::new();
+        set.put::<Batches>(&batch_id, &batch)?;
+        set.put::<BatchOutputs>(&batch_id, &applied.output)?;
+        for (seq, id, _) in chosen {
+            set.delete::<Pending>(seq);
+            set.put::<Outcomes>(id, &Outcome::Batched { batch_id })?;
+        }
+        for touched in &applied.output.touched {
+            let account =
+                *applied.state.account(&touched.address).expect("a touched account exists");
+            set.put::<Accounts>(
+                &touched.address,
+                &AccountRecord { account, last_batch: batch_id },
+            )?;
+        }
+        let state_root = fr_to_b256(&applied.state.root());
+        set.put::<Metadata>(
+            &MetaKey::Head,
+            &MetaValue::Head(ChainHeadRecord { last_batch: Some(batch_id), state_root }),
+        )?;
+        self.store.write(set)?;
+
+        let count = chosen.len();
+        *self.head.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Head { state: applied.state, last_batch: Some(batch_id) });
+        self.pending.fetch_sub(count as u64, Ordering::SeqCst);
+        self.metrics.pending.sub(count as i64);
+        self.metrics.batches_sealed.inc();
+        self.metrics.contributions_batched.inc_by(count as u64);
+        self.metrics.last_batch.set(batch_id as i64);
+        info!(
+            target: "merit::sequencer",
+            batch_id,
+            contributions = count,
+            touched = applied.output.touched.len(),
+            total_reward = %applied.output.total_reward,
+            %state_root,
+            "sealed batch"
+        );
+        Ok(SealOutcome::Sealed { batch_id, contributions: count })
+    }
+
+    fn reject(
+        &self,
+        (seq, id, record): &(u64, B256, ContributionRecord),
+        error: &BatchError,
+    ) -> Result<SealOutcome, SealError> {
+        let code = rejection_code(error);
+        let mut set = WriteSet::new();
+        set.delete::<Pending>(seq);
+        set.put::<Outcomes>(
+            id,
+            &Outcome::Rejected { code: code.to_owned(), reason: error.to_string() },
+        )?;
+        self.store.write(set)?;
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+        self.metrics.pending.dec();
+        self.metrics.contributions_rejected.inc();
+        warn!(
+            target: "merit::sequencer",
+            %id,
+            contributor = %record.signed.contribution.contributor,
+            nonce = record.signed.contribution.nonce,
+            %error,
+            "contribution can never be batched; marked rejected"
+        );
+        Ok(SealOutcome::Rejected { id: *id, code })
+    }
+
+    /// Wakes the batcher when the queue is full.
+    fn note_pending(&self, added: u64) {
+        let pending = self.pending.fetch_add(added, Ordering::SeqCst) + added;
+        self.metrics.pending.add(added as i64);
+        if pending >= self.settings.max_batch_size as u64 {
+            self.batch_ready.notify_one();
+        }
+    }
+
+    /// Resolves when the writer signals a full queue.
+    pub(crate) async fn batch_ready(&self) {
+        self.batch_ready.notified().await;
+    }
+}
+
+/// The contribution an `apply_batch` error is about, if any.
+fn offending(error: &BatchError) -> Option<ContributionRef> {
+    match error {
+        BatchError::Unsorted { at, .. }
+        | BatchError::Nonce { at, .. }
+        | BatchError::Dimension { at, .. }
+        | BatchError::Budget { at, .. }
+        | BatchError::CumulativeOverflow { at, .. }
+        | BatchError::ZeroAddress { at }
+        | BatchError::TreeFull { at, .. } => Some(*at),
+        _ => None,
+    }
+}
+
+fn rejection_code(error: &BatchError) -> &'static str {
+    match error {
+        BatchError::Budget { .. } => "over_batch_budget",
+        BatchError::CumulativeOverflow { .. } => "cumulative_overflow",
+        BatchError::TreeFull { .. } => "tree_full",
+        BatchError::ZeroAddress { .. } => "zero_address",
+        BatchError::Nonce { .. } => "nonce",
+        BatchError::Dimension { .. } => "feature_width",
+        _ => "apply_batch",
+    }
+}
+
+fn check_genesis(stored: &Genesis, configured: &Genesis) -> Result<(), NodeError> {
+    let mismatch = |field, stored: String, configured: String| {
+        Err(NodeError::GenesisMismatch { field, stored, configured })
+    };
+    if stored.schema != configured.schema {
+        return mismatch("schema", stored.schema.to_string(), configured.schema.to_string());
+    }
+    if stored.domain.chain_id != configured.domain.chain_id {
+        return mismatch(
+            "chain id",
+            stored.domain.chain_id.to_string(),
+            configured.domain.chain_id.to_string(),
+        );
+    }
+    if stored.domain.verifying_contract != configured.domain.verifying_contract {
+        return mismatch(
+            "rollup",
+            stored.domain.verifying_contract.to_string(),
+            configured.domain.verifying_contract.to_string(),
+        );
+    }
+    if stored.tree_depth != configured.tree_depth {
+        return mismatch(
+            "tree depth",
+            stored.tree_depth.to_string(),
+            configured.tree_depth.to_string(),
+        );
+    }
+    if stored.model_commitment != configured.model_commitment {
+        return mismatch(
+            "model commitment",
+            stored.model_commitment.to_string(),
+            configured.model_commitment.to_string(),
+        );
+    }
+    if stored.policy_commitment != configured.policy_commitment {
+        return mismatch(
+            "policy commitment",
+            stored.policy_commitment.to_string(),
+            configured.policy_commitment.to_string(),
+        );
+    }
+    Ok(())
+}
+
+impl Writer {
+    /// Runs until `stop` turns true, then stops taking submissions, writes those already
+    /// queued and returns.
+    ///
+    /// Group commit: the writer takes one submission, then everything else queued, waiting up
+    /// to the group-commit window for more (at most 1,024), checks nonces in arrival order and
+    /// writes the accepted ones in one synced write; only then does it answer them.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut stopping = false;
+        loop {
+            let first = if stopping {
+                match self.rx.recv().await {
+                    Some(first) => first,
+                    None => break,
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    first = self.rx.recv() => match first {
+                        Some(first) => first,
+                        None => break,
+                    },
+                    _ = stop.wait_for(|stop| *stop) => {
+                        self.rx.close();
+                        stopping = true;
+                        continue;
+                    }
+                }
+            };
+            let group = self.collect(first).await;
+            self.commit(group).await;
+        }
+        info!(target: "merit::sequencer", "writer flushed and stopped");
+    }
+
+    async fn collect(&mut self, first: Submission) -> Vec<Submission> {
+        let mut group = vec![first];
+        let deadline = tokio::time::Instant::now() + self.sequencer.settings.group_commit_window;
+        while group.len() < MAX_GROUP {
+            if let Ok(next) = self.rx.try_recv() {
+                group.push(next);
+                continue;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(next)) => group.push(next),
+                _ => break,
+            }
+        }
+        group
+    }
+
+    async fn commit(&mut self, group: Vec<Submission>) {
+        let sequencer = self.sequencer.clone();
+        let received_at_ms = unix_ms(SystemTime::now());
+        let mut accepted_nonces: HashMap<Address, u64> = HashMap::new();
+        let mut set = WriteSet::new();
+        let mut accepted = Vec::with_capacity(group.len());
+        let first_seq = self.next_seq;
+        let mut next_seq = self.next_seq;
+        for submission in group {
+            let contribution = &submission.signed.contribution;
+            let (contributor, nonce) = (contribution.contributor, contribution.nonce);
+            let last = accepted_nonces
+                .get(&contributor)
+                .or_else(|| self.nonces.get(&contributor))
+                .copied()
+                .unwrap_or(0);
+            if nonce <= last {
+                let error = if nonce == last && last > 0 {
+                    SubmitError::NonceReplayed { contributor, nonce }
+                } else {
+                    SubmitError::NonceTooLow { contributor, nonce, last }
+                };
+                let _ = submission.reply.send(Err(error));
+                continue;
+            }
+            let seq = next_seq;
+            let record =
+                ContributionRecord { seq, received_at_ms, signed: submission.signed.clone() };
+            let mut one = WriteSet::new();
+            let staged = one
+                .put::<Contributions>(&submission.id, &record)
+                .and_then(|()| one.put::<Pending>(&seq, &submission.id))
+                .and_then(|()| one.put::<Nonces>(&contributor, &nonce));
+            if let Err(error) = staged {
+                error!(target: "merit::sequencer", %error, "cannot encode a contribution");
+                let _ = submission.reply.send(Err(SubmitError::WriteFailed));
+                continue;
+            }
+            set.extend(one);
+            next_seq += 1;
+            accepted_nonces.insert(contributor, nonce);
+            let receipt = Receipt { id: submission.id, contributor, nonce, seq, received_at_ms };
+            accepted.push((submission.reply, receipt));
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        if let Err(error) = set.put::<Metadata>(&MetaKey::NextSeq, &MetaValue::NextSeq(next_seq)) {
+            error!(target: "merit::sequencer", %error, "cannot encode the sequence number");
+            for (reply, _) in accepted {
+                let _ = reply.send(Err(SubmitError::WriteFailed));
+            }
+            return;
+        }
+        let started = Instant::now();
+        let store = sequencer.store.clone();
+        let written = match tokio::task::spawn_blocking(move || store.write(set)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
+                error!(
+                    target: "merit::sequencer",
+                    %error,
+                    count = accepted.len(),
+                    "durable write failed; nothing of this group was acknowledged"
+                );
+                false
+            }
+            Err(error) => {
+                error!(target: "merit::sequencer", %error, "the write task failed");
+                false
+            }
+        };
+        if !written {
+            for (reply, _) in accepted {
+                let _ = reply.send(Err(SubmitError::WriteFailed));
+            }
+            return;
+        }
+        let count = accepted.len();
+        self.next_seq = next_seq;
+        self.nonces.extend(accepted_nonces);
+        sequencer.note_pending(count as u64);
+        sequencer.metrics.group_commit_size.observe(count as f64);
+        debug!(
+            target: "merit::sequencer",
+            count,
+            first_seq,
+            write_ms = started.elapsed().as_secs_f64() * 1e3,
+            "group committed"
+        );
+        for (reply, receipt) in accepted {
+            let _ = reply.send(Ok(receipt));
+        }
+    }
+}
