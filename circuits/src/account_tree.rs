@@ -16,7 +16,6 @@
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
     halo2_proofs::halo2curves::bn256::Fr,
-    poseidon::hasher::PoseidonHasher,
     AssignedValue, Context,
 };
 use merit_core::{
@@ -26,7 +25,7 @@ use merit_core::{
     MAX_CUMULATIVE,
 };
 
-use merit_core::poseidon::{RATE, T};
+use crate::poseidon::PoseidonChip;
 
 /// Bits of an address.
 pub const ADDRESS_BITS: usize = 160;
@@ -68,32 +67,25 @@ pub fn load_leaf(ctx: &mut Context<Fr>, leaf: Option<&AccountLeaf>) -> AssignedL
 pub fn leaf_hash(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    poseidon: &mut PoseidonChip,
     leaf: &AssignedLeaf,
 ) -> AssignedValue<Fr> {
-    hasher.hash_fix_len_array(
-        ctx,
-        &range.gate,
-        &[leaf.address, leaf.cumulative, leaf.last_nonce, leaf.next],
-    )
+    poseidon.hash(ctx, &range.gate, &[leaf.address, leaf.cumulative, leaf.last_nonce, leaf.next])
 }
 
-/// The root reached from `leaf` along `siblings`, turning by the little-endian `index_bits`.
+/// The root reached from `leaf` along `siblings`, turning by the little-endian `index_bits`
+/// (bit = 1: the node is a right child; the Poseidon gate orders the pair).
 pub fn merkle_root(
     ctx: &mut Context<Fr>,
-    range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    poseidon: &mut PoseidonChip,
     leaf: AssignedValue<Fr>,
     index_bits: &[AssignedValue<Fr>],
     siblings: &[AssignedValue<Fr>],
 ) -> AssignedValue<Fr> {
-    let gate = &range.gate;
-    index_bits.iter().zip(siblings).fold(leaf, |node, (bit, sibling)| {
-        // bit = 1: the node is a right child.
-        let left = gate.select(ctx, *sibling, node, *bit);
-        let right = gate.select(ctx, node, *sibling, *bit);
-        hasher.hash_fix_len_array(ctx, gate, &[left, right])
-    })
+    index_bits
+        .iter()
+        .zip(siblings)
+        .fold(leaf, |node, (bit, sibling)| poseidon.merkle_parent(ctx, node, *sibling, *bit))
 }
 
 /// Constrains one leaf write: `old_leaf` at `index` is in the tree of root `root`, and returns
@@ -101,7 +93,7 @@ pub fn merkle_root(
 pub fn write_leaf(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    poseidon: &mut PoseidonChip,
     root: AssignedValue<Fr>,
     index: AssignedValue<Fr>,
     (old_leaf, new_leaf): (AssignedValue<Fr>, AssignedValue<Fr>),
@@ -109,9 +101,9 @@ pub fn write_leaf(
 ) -> AssignedValue<Fr> {
     let bits = range.gate.num_to_bits(ctx, index, siblings.len());
     let siblings = ctx.assign_witnesses(siblings.iter().copied());
-    let old_root = merkle_root(ctx, range, hasher, old_leaf, &bits, &siblings);
+    let old_root = merkle_root(ctx, poseidon, old_leaf, &bits, &siblings);
     ctx.constrain_equal(&old_root, &root);
-    merkle_root(ctx, range, hasher, new_leaf, &bits, &siblings)
+    merkle_root(ctx, poseidon, new_leaf, &bits, &siblings)
 }
 
 /// The sentinel leaf at index 0 records the account count `n`: loads `n` from the trace's final
@@ -133,7 +125,7 @@ pub fn load_account_count(
 pub fn write_sentinel(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    poseidon: &mut PoseidonChip,
     root: AssignedValue<Fr>,
     (count, next_index): (AssignedValue<Fr>, AssignedValue<Fr>),
     sentinel: &LeafUpdate,
@@ -144,9 +136,9 @@ pub fn write_sentinel(
     let before = AssignedLeaf { address: zero, cumulative: count, last_nonce: zero, next };
     let new_count = gate.sub(ctx, next_index, halo2_base::QuantumCell::Constant(Fr::one()));
     let after = AssignedLeaf { cumulative: new_count, ..before };
-    let old_hash = leaf_hash(ctx, range, hasher, &before);
-    let new_hash = leaf_hash(ctx, range, hasher, &after);
-    write_leaf(ctx, range, hasher, root, zero, (old_hash, new_hash), &sentinel.siblings)
+    let old_hash = leaf_hash(ctx, range, poseidon, &before);
+    let new_hash = leaf_hash(ctx, range, poseidon, &after);
+    write_leaf(ctx, range, poseidon, root, zero, (old_hash, new_hash), &sentinel.siblings)
 }
 
 /// The assigned results of one account update.
@@ -186,7 +178,7 @@ fn low_write_of(update: &AccountUpdate) -> LeafUpdate {
 pub fn update_account(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    poseidon: &mut PoseidonChip,
     root: AssignedValue<Fr>,
     next_index: AssignedValue<Fr>,
     (address, reward_sum, new_last_nonce): (
@@ -220,9 +212,10 @@ pub fn update_account(
     let low_index = ctx.load_witness(Fr::from(low.index));
     let p_next_after = gate.select(ctx, address, p.next, is_new);
     let p_after = AssignedLeaf { next: p_next_after, ..p };
-    let old_hash = leaf_hash(ctx, range, hasher, &p);
-    let new_hash = leaf_hash(ctx, range, hasher, &p_after);
-    let root = write_leaf(ctx, range, hasher, root, low_index, (old_hash, new_hash), &low.siblings);
+    let old_hash = leaf_hash(ctx, range, poseidon, &p);
+    let new_hash = leaf_hash(ctx, range, poseidon, &p_after);
+    let root =
+        write_leaf(ctx, range, poseidon, root, low_index, (old_hash, new_hash), &low.siblings);
 
     // 2. The leaf write. For an existing account the old preimage is `p` itself.
     let zero = ctx.load_zero();
@@ -233,11 +226,11 @@ pub fn update_account(
     range.range_check(ctx, new_cumulative, CUMULATIVE_BITS);
     let new_leaf =
         AssignedLeaf { address, cumulative: new_cumulative, last_nonce: new_last_nonce, next };
-    let new_hash = leaf_hash(ctx, range, hasher, &new_leaf);
+    let new_hash = leaf_hash(ctx, range, poseidon, &new_leaf);
     let old_value = gate.select(ctx, zero, old_hash, is_new);
     let index = gate.select(ctx, next_index, low_index, is_new);
     let root_after =
-        write_leaf(ctx, range, hasher, root, index, (old_value, new_hash), &update.leaf.siblings);
+        write_leaf(ctx, range, poseidon, root, index, (old_value, new_hash), &update.leaf.siblings);
     // `write_leaf` decomposes `index` into `depth` bits, so an appended index stays in the tree.
     let next_index_after = gate.add(ctx, next_index, is_new);
 

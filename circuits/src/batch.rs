@@ -17,14 +17,15 @@
 //!    against the budget.
 //!
 //! Public instances, in order: `prev_root, new_root, batch_commitment, model_commitment,
-//! policy_commitment, total_reward` — the first six of
-//! `merit_core::BatchOutput::public_instances`. The last two (`touched_hash` limbs) need an
-//! in-circuit keccak and are not constrained yet (see the crate docs).
+//! policy_commitment, total_reward, touched_challenge, touched_evaluation` — exactly
+//! `merit_core::BatchOutput::public_instances`. The last two bind the touched list: the contract
+//! derives the challenge `r` by keccak from the other instances and its calldata list, and the
+//! circuit evaluates the list it proves at `r`
+//! (`merit_core::batch::touched_evaluation` explains why that binds it).
 
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
     halo2_proofs::halo2curves::bn256::Fr,
-    poseidon::hasher::PoseidonHasher,
     AssignedValue, Context,
     QuantumCell::Constant,
 };
@@ -33,7 +34,6 @@ use merit_core::{
     batch::{batch_commitment_seed, AccountUpdate, LeafUpdate},
     field::{fr_from_address, fr_from_i64, fr_from_u128},
     model::TABLE_DOMAIN_BITS,
-    poseidon::{RATE, T},
     vectors::BatchVector,
     Address, Contribution, DomainTag,
 };
@@ -41,16 +41,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     account_tree::{load_account_count, update_account, write_sentinel},
-    builder::TableLookups,
+    builder::{MeritCircuitBuilder, TableLookups},
     contribution::{chain, contribution_hash, load_contribution},
     fixed_point::pow2,
     model::{infer, load_model, ModelShape},
     policy::{load_policy, reward},
-    poseidon::merit_poseidon_hasher,
+    poseidon::PoseidonChip,
 };
 
-/// Number of public instances the circuit exposes today.
-pub const CIRCUIT_INSTANCES: usize = 6;
+/// Number of public instances.
+pub const CIRCUIT_INSTANCES: usize = merit_core::batch::PUBLIC_INSTANCE_COUNT;
 
 /// The fixed shape of a batch circuit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,21 +139,20 @@ pub fn batch_circuit(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
     tables: &mut TableLookups,
+    poseidon: &mut PoseidonChip,
     shape: &BatchShape,
     vector: &BatchVector,
 ) -> Result<[AssignedValue<Fr>; CIRCUIT_INSTANCES], BatchCircuitError> {
     check_fits(shape, vector)?;
     let gate = &range.gate;
-    let mut hasher = merit_poseidon_hasher();
-    hasher.initialize_consts(ctx, gate);
     let zero = ctx.load_zero();
 
     // 1. Model and policy, and their commitments.
-    let model = load_model(ctx, &vector.model);
-    let model_commitment = model_commitment(ctx, range, &hasher, shape, &model);
+    let model = load_model(ctx, range, &shape.model, &vector.model);
+    let model_commitment = model_commitment(ctx, range, poseidon, shape, &model);
     let policy = load_policy(ctx, range, &vector.policy);
     let tag = ctx.load_constant(DomainTag::Policy.fr());
-    let policy_commitment = hasher.hash_fix_len_array(
+    let policy_commitment = poseidon.hash(
         ctx,
         gate,
         &[
@@ -195,8 +194,8 @@ pub fn batch_circuit(
         gate.assert_is_const(ctx, &bad, &Fr::zero());
 
         // Commitment chain over real slots.
-        let hash = contribution_hash(ctx, range, &hasher, &c);
-        let next = chain(ctx, range, &hasher, commitment, hash);
+        let hash = contribution_hash(ctx, range, poseidon, &c);
+        let next = chain(ctx, poseidon, commitment, hash);
         commitment = gate.select(ctx, next, commitment, is_real);
 
         // Score and reward.
@@ -248,6 +247,12 @@ pub fn batch_circuit(
     let mut active_count = zero;
     let mut prev_active = ctx.load_constant(Fr::one());
     let padding_slot = padding_update(sentinel);
+    // The touched list's evaluation at the challenge r (merit_core::batch::touched_evaluation):
+    // h = Σ_j (address_j + cumulative_j · r) · r^(2j) over the active slots, which come first.
+    let challenge = ctx.load_witness(vector.output.touched_challenge);
+    let challenge_squared = gate.mul(ctx, challenge, challenge);
+    let mut power = ctx.load_constant(Fr::one());
+    let mut evaluation = zero;
     for j in 0..shape.max_accounts {
         let update = vector.trace.accounts.get(j).unwrap_or(&padding_slot);
         let active = ctx.load_witness(Fr::from(u64::from(j < vector.trace.accounts.len())));
@@ -290,20 +295,56 @@ pub fn batch_circuit(
         tables.lookup(key, value);
 
         let out =
-            update_account(ctx, range, &hasher, root, next_index, (address, sum, last), update);
+            update_account(ctx, range, poseidon, root, next_index, (address, sum, last), update);
         // The first nonce is above the account's last nonce (inactive slots: 0 < 1 trivially).
         let first_or_one = gate.select(ctx, first, Constant(Fr::one()), active);
         let fresh = range.is_less_than(ctx, out.old_last_nonce, first_or_one, 64);
         gate.assert_is_const(ctx, &fresh, &Fr::one());
         root = out.root_after;
         next_index = out.next_index_after;
+        // This slot's term of the touched-list evaluation (zero for a padding slot).
+        let entry = gate.mul_add(ctx, out.new_cumulative, challenge, address);
+        let entry = gate.mul(ctx, entry, active);
+        evaluation = gate.mul_add(ctx, entry, power, evaluation);
+        power = gate.mul(ctx, power, challenge_squared);
     }
     // One active account slot per group: none is skipped.
     ctx.constrain_equal(&active_count, &groups);
 
     // 4. The sentinel's count, once.
-    let new_root = write_sentinel(ctx, range, &hasher, root, (count, next_index), sentinel);
-    Ok([prev_root, new_root, commitment, model_commitment, policy_commitment, total])
+    let new_root = write_sentinel(ctx, range, poseidon, root, (count, next_index), sentinel);
+    Ok([
+        prev_root,
+        new_root,
+        commitment,
+        model_commitment,
+        policy_commitment,
+        total,
+        challenge,
+        evaluation,
+    ])
+}
+
+/// Builds the batch circuit for `vector` on `builder` (one instance column, exposed) and returns
+/// the public instances' values.
+pub fn build_batch_circuit(
+    builder: &mut MeritCircuitBuilder,
+    shape: &BatchShape,
+    vector: &BatchVector,
+) -> Result<Vec<Fr>, BatchCircuitError> {
+    builder.base.set_instance_columns(1);
+    let range = builder.range_chip();
+    let outputs = batch_circuit(
+        builder.base.main(0),
+        &range,
+        &mut builder.tables,
+        &mut builder.poseidon,
+        shape,
+        vector,
+    )?;
+    let values = outputs.iter().map(|v| *v.value()).collect();
+    builder.base.assigned_instances[0].extend(outputs);
+    Ok(values)
 }
 
 /// Writes a closed group's row, or a zero row when the slot does not close a group.
@@ -337,7 +378,7 @@ fn pack<const K: usize>(
 fn model_commitment(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    poseidon: &mut PoseidonChip,
     shape: &BatchShape,
     model: &crate::model::AssignedModel,
 ) -> AssignedValue<Fr> {
@@ -368,5 +409,5 @@ fn model_commitment(
     }
     constants.extend([fr_from_i64(m.score_range.min), fr_from_i64(m.score_range.max)]);
     flush(ctx, &mut constants, &mut elements);
-    hasher.hash_fix_len_array(ctx, &range.gate, &elements)
+    poseidon.hash(ctx, &range.gate, &elements)
 }

@@ -1,6 +1,7 @@
 //! The circuit builder of Merit circuits: halo2-base's `BaseCircuitBuilder` (flex gate, range
 //! lookups, public instances) plus one dynamic lookup argument (halo2-base's
-//! `BasicDynLookupConfig`) for `(key, value)` tables such as the sigmoid and tanh activations.
+//! `BasicDynLookupConfig`) for `(key, value)` tables such as the sigmoid and tanh activations,
+//! plus the dedicated Poseidon gate ([`crate::poseidon`]).
 //!
 //! Everything stays in the first phase (no challenges), as the CUDA prover requires.
 //!
@@ -19,6 +20,7 @@ use halo2_base::{
         flex_gate::MultiPhaseThreadBreakPoints,
         RangeChip,
     },
+    halo2_proofs::dev::VerifyFailure,
     halo2_proofs::{
         circuit::{Layouter, SimpleFloorPlanner},
         halo2curves::bn256::Fr,
@@ -28,6 +30,8 @@ use halo2_base::{
     AssignedValue, Context,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::poseidon::{PoseidonChip, PoseidonGateConfig, CELLS_PER_PERMUTATION};
 
 /// Rows reserved at the bottom of every column for blinding factors.
 pub const UNUSABLE_ROWS: usize = 20;
@@ -44,6 +48,9 @@ pub struct MeritCircuitParams {
     pub base: BaseCircuitParams,
     /// Column pairs of cells to look up in the tables.
     pub num_table_lookup_columns: usize,
+    /// Column sets of the Poseidon gate (zero when the circuit hashes nothing).
+    #[serde(default)]
+    pub num_poseidon_sets: usize,
 }
 
 /// `(key, value)` tables and the pairs looked up in them.
@@ -103,13 +110,60 @@ pub struct MeritCircuitBuilder {
     pub tables: TableLookups,
     /// Table lookup columns.
     pub num_table_lookup_columns: usize,
+    /// Permutations for the Poseidon gate.
+    pub poseidon: PoseidonChip,
+    /// Poseidon gate column sets.
+    pub num_poseidon_sets: usize,
+}
+
+/// What a circuit uses, for `merit circuit stats` and the cost reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CircuitStats {
+    /// `log2` of the number of rows.
+    pub k: usize,
+    /// Advice cells on halo2-base's flex gate.
+    pub gate_cells: usize,
+    /// Advice cells of the Poseidon gate (`39 × 6` per permutation).
+    pub poseidon_cells: usize,
+    /// Permutations through the Poseidon gate.
+    pub permutations: usize,
+    /// Cells copied into halo2-base's range-lookup columns.
+    pub range_lookup_cells: usize,
+    /// `(key, value)` pairs looked up in the tables (two cells each).
+    pub table_lookups: usize,
+    /// Rows of the `(key, value)` tables.
+    pub table_rows: usize,
+    /// Advice columns of the configured circuit.
+    pub advice_columns: usize,
+    /// Fixed columns (selectors included) of the configured circuit.
+    pub fixed_columns: usize,
+    /// The constraint system's degree.
+    pub degree: usize,
+}
+
+impl CircuitStats {
+    /// Every advice cell the witness fills: flex gate, Poseidon gate, and the cells copied into
+    /// lookup and table columns.
+    pub fn total_advice_cells(&self) -> usize {
+        self.gate_cells
+            + self.poseidon_cells
+            + self.range_lookup_cells
+            + 2 * self.table_lookups
+            + 2 * self.table_rows
+    }
 }
 
 impl MeritCircuitBuilder {
     /// A builder for `stage` with `2^k` rows and range lookups of `lookup_bits`.
     pub fn new(stage: CircuitBuilderStage, k: usize, lookup_bits: usize) -> Self {
         let base = BaseCircuitBuilder::from_stage(stage).use_k(k).use_lookup_bits(lookup_bits);
-        Self { base, tables: TableLookups::default(), num_table_lookup_columns: 0 }
+        Self {
+            base,
+            tables: TableLookups::default(),
+            num_table_lookup_columns: 0,
+            poseidon: PoseidonChip::default(),
+            num_poseidon_sets: 0,
+        }
     }
 
     /// A builder for the real prover, with the shape and break points fixed at keygen.
@@ -119,6 +173,8 @@ impl MeritCircuitBuilder {
             base,
             tables: TableLookups::default(),
             num_table_lookup_columns: params.num_table_lookup_columns,
+            poseidon: PoseidonChip::default(),
+            num_poseidon_sets: params.num_poseidon_sets,
         }
     }
 
@@ -127,14 +183,16 @@ impl MeritCircuitBuilder {
         self.base.range_chip()
     }
 
-    /// Fixes the shape from what was assigned: advice columns, range lookup columns and table
-    /// lookup columns for `2^k` rows.
+    /// Fixes the shape from what was assigned: advice columns, range lookup columns, table
+    /// lookup columns and Poseidon column sets for `2^k` rows.
     pub fn calculate_params(&mut self) -> MeritCircuitParams {
         let base = self.base.calculate_params(Some(UNUSABLE_ROWS));
         let usable = (1usize << base.k) - UNUSABLE_ROWS;
         assert!(self.tables.table_rows() < usable, "tables do not fit 2^k rows: raise k");
         self.num_table_lookup_columns = self.tables.lookup_count().div_ceil(usable).max(1);
-        MeritCircuitParams { base, num_table_lookup_columns: self.num_table_lookup_columns }
+        let slots = PoseidonGateConfig::slots_per_set(usable);
+        self.num_poseidon_sets = self.poseidon.permutation_count().div_ceil(slots);
+        self.params()
     }
 
     /// The shape (after [`MeritCircuitBuilder::calculate_params`]).
@@ -142,6 +200,31 @@ impl MeritCircuitBuilder {
         MeritCircuitParams {
             base: self.base.config_params.clone(),
             num_table_lookup_columns: self.num_table_lookup_columns,
+            num_poseidon_sets: self.num_poseidon_sets,
+        }
+    }
+
+    /// What the circuit uses (after [`MeritCircuitBuilder::calculate_params`]).
+    pub fn stats(&self) -> CircuitStats {
+        let params = self.params();
+        let statistics = self.base.statistics();
+        let gate_cells = statistics.gate.total_advice_per_phase.iter().sum();
+        let range_lookup_cells = statistics.total_lookup_advice_per_phase.iter().sum();
+        let permutations = self.poseidon.permutation_count();
+        let mut cs = ConstraintSystem::<Fr>::default();
+        let k = params.base.k;
+        <Self as Circuit<Fr>>::configure_with_params(&mut cs, params);
+        CircuitStats {
+            k,
+            gate_cells,
+            poseidon_cells: permutations * CELLS_PER_PERMUTATION,
+            permutations,
+            range_lookup_cells,
+            table_lookups: self.tables.lookup_count(),
+            table_rows: self.tables.table_rows(),
+            advice_columns: cs.num_advice_columns(),
+            fixed_columns: cs.num_fixed_columns() + cs.num_selectors(),
+            degree: cs.degree(),
         }
     }
 }
@@ -152,11 +235,35 @@ pub fn mock_prove<R>(
     k: usize,
     lookup_bits: usize,
     build: impl FnOnce(&mut Context<Fr>, &RangeChip<Fr>, &mut TableLookups) -> R,
-) -> (R, Result<(), Vec<halo2_base::halo2_proofs::dev::VerifyFailure>>) {
+) -> (R, Result<(), Vec<VerifyFailure>>) {
+    mock_prove_with_poseidon(k, lookup_bits, |ctx, range, tables, _| build(ctx, range, tables))
+}
+
+/// [`mock_prove`] with the Poseidon gate available to `build`.
+pub fn mock_prove_with_poseidon<R>(
+    k: usize,
+    lookup_bits: usize,
+    build: impl FnOnce(&mut Context<Fr>, &RangeChip<Fr>, &mut TableLookups, &mut PoseidonChip) -> R,
+) -> (R, Result<(), Vec<VerifyFailure>>) {
+    let (out, _, result) = mock_prove_inspect(k, lookup_bits, build, |_| ());
+    (out, result)
+}
+
+/// [`mock_prove_with_poseidon`] that also returns the circuit's [`CircuitStats`], and lets
+/// `tamper` change the recorded permutations or tables before proving (tests only).
+pub fn mock_prove_inspect<R>(
+    k: usize,
+    lookup_bits: usize,
+    build: impl FnOnce(&mut Context<Fr>, &RangeChip<Fr>, &mut TableLookups, &mut PoseidonChip) -> R,
+    tamper: impl FnOnce(&mut MeritCircuitBuilder),
+) -> (R, CircuitStats, Result<(), Vec<VerifyFailure>>) {
     let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, k, lookup_bits);
     let range = builder.range_chip();
-    let out = build(builder.base.main(0), &range, &mut builder.tables);
+    let MeritCircuitBuilder { base, tables, poseidon, .. } = &mut builder;
+    let out = build(base.main(0), &range, tables, poseidon);
     builder.calculate_params();
+    tamper(&mut builder);
+    let stats = builder.stats();
     let instances: Vec<Vec<Fr>> = builder
         .base
         .assigned_instances
@@ -165,7 +272,7 @@ pub fn mock_prove<R>(
         .collect();
     let prover = halo2_base::halo2_proofs::dev::MockProver::run(k as u32, &builder, instances)
         .expect("the circuit synthesizes");
-    (out, prover.verify())
+    (out, stats, prover.verify())
 }
 
 /// The configuration: base gates and range lookups, plus the table lookup argument.
@@ -175,6 +282,8 @@ pub struct MeritCircuitConfig {
     pub base: BaseConfig<Fr>,
     /// Table lookup argument.
     pub tables: BasicDynLookupConfig<2>,
+    /// The Poseidon gate, when the circuit hashes.
+    pub poseidon: Option<PoseidonGateConfig>,
 }
 
 impl Circuit<Fr> for MeritCircuitBuilder {
@@ -197,7 +306,9 @@ impl Circuit<Fr> for MeritCircuitBuilder {
         let base = BaseConfig::configure(meta, params.base);
         let tables =
             BasicDynLookupConfig::new(meta, || FirstPhase, params.num_table_lookup_columns);
-        MeritCircuitConfig { base, tables }
+        let poseidon = (params.num_poseidon_sets > 0)
+            .then(|| PoseidonGateConfig::configure(meta, params.num_poseidon_sets));
+        MeritCircuitConfig { base, tables, poseidon }
     }
 
     fn configure(_: &mut ConstraintSystem<Fr>) -> Self::Config {
@@ -239,7 +350,19 @@ impl Circuit<Fr> for MeritCircuitBuilder {
             self.tables.lookups.iter().copied(),
             copy_manager,
         );
-        // 3. Copy constraints, last, then the public instances.
+        // 3. Poseidon permutations, linked the same way.
+        if let Some(poseidon) = &config.poseidon {
+            let usable = (1usize << base.config_params.k) - UNUSABLE_ROWS;
+            poseidon.assign(
+                layouter.namespace(|| "poseidon"),
+                self.poseidon.permutations(),
+                usable,
+                copy_manager,
+            );
+        } else {
+            assert_eq!(self.poseidon.permutation_count(), 0, "Poseidon gate not configured");
+        }
+        // 4. Copy constraints, last, then the public instances.
         layouter.assign_region(
             || "copy constraints",
             |mut region| {

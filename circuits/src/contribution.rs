@@ -7,18 +7,17 @@
 //! `merit_core::Contribution::field_elements` does; the hash is
 //! `Poseidon([tag, contributor, task_id, nonce, payload_hi, payload_lo, words…])`.
 
+use crate::poseidon::PoseidonChip;
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
     halo2_proofs::halo2curves::bn256::Fr,
     halo2_proofs::halo2curves::ff::Field,
-    poseidon::hasher::PoseidonHasher,
     AssignedValue, Context,
     QuantumCell::Constant,
 };
 use merit_core::{
     contribution::FEATURES_PER_WORD,
     field::{fr_from_address, fr_from_i64, fr_limbs_from_b256},
-    poseidon::{RATE, T},
     Contribution, DomainTag,
 };
 
@@ -78,7 +77,7 @@ pub fn load_contribution(
 pub fn contribution_hash(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    poseidon: &mut PoseidonChip,
     c: &AssignedContribution,
 ) -> AssignedValue<Fr> {
     let gate = &range.gate;
@@ -92,16 +91,15 @@ pub fn contribution_hash(
         let dot = gate.inner_product(ctx, chunk.iter().copied(), powers.into_iter().map(Constant));
         elements.push(gate.add(ctx, dot, Constant(offset)));
     }
-    hasher.hash_fix_len_array(ctx, gate, &elements)
+    poseidon.hash(ctx, gate, &elements)
 }
 
 /// One link of the commitment chain: `Poseidon(previous, contribution_hash)`.
 pub fn chain(
     ctx: &mut Context<Fr>,
-    range: &RangeChip<Fr>,
-    hasher: &PoseidonHasher<Fr, T, RATE>,
+    poseidon: &mut PoseidonChip,
     previous: AssignedValue<Fr>,
     hash: AssignedValue<Fr>,
 ) -> AssignedValue<Fr> {
-    hasher.hash_fix_len_array(ctx, &range.gate, &[previous, hash])
+    poseidon.hash2(ctx, previous, hash)
 }

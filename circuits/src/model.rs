@@ -6,8 +6,10 @@
 //! are witnesses, loaded once per batch and bound to the public `model_commitment`, so one set of
 //! keys serves every model of the same shape whose bounds fit.
 //!
-//! Activations: `identity` (a signed range check), `relu` ([`relu`]) and `sigmoid`/`tanh`: the
-//! quotient is clamped to the table's domain, shifted to `u ≥ 0`, split as
+//! Each dense layer is a packed multiply-accumulate: several outputs share one field element,
+//! and one split into signed digits gives every output's floor quotient, remainder and ReLU at
+//! once (see [`PackedLayer`]). Activations: `identity` (`y - n`), `relu` (`y`) and
+//! `sigmoid`/`tanh`: the quotient is clamped to the table's domain, shifted to `u ≥ 0`, split as
 //! `u = index · 2^(S-R) + rem` with a range-checked `rem`, and `(tag · 2^32 + index, value)` is
 //! looked up in the constant table of `merit_core::model::ActivationTable` (see
 //! [`crate::builder`]).
@@ -21,11 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     builder::{table_key, TableLookups},
-    fixed_point::{affine, check_signed, clamp, floor_div, pow2, relu},
+    fixed_point::{clamp, fr_from_i128, pow2},
 };
 use halo2_base::{
     gates::{GateInstructions, RangeInstructions},
-    QuantumCell::Constant,
+    QuantumCell::{Constant, Existing, Witness},
 };
 
 /// Why a model cannot be put in the circuit.
@@ -125,18 +127,62 @@ impl ModelShape {
     }
 }
 
-/// Weights and biases as witnesses: `weights[layer][output][input]`, `biases[layer][output]`.
+/// Weights and biases as witnesses: `weights[layer][output][input]`, `biases[layer][output]`,
+/// and the packed form the inference uses (see [`PackedLayer`]).
 #[derive(Debug, Clone)]
 pub struct AssignedModel {
     /// Weights.
     pub weights: Vec<Vec<Vec<AssignedValue<Fr>>>>,
     /// Biases.
     pub biases: Vec<Vec<AssignedValue<Fr>>>,
+    /// The layers packed for the multiply-accumulate.
+    pub packed: Vec<PackedLayer>,
 }
 
-/// Loads a model's parameters as witnesses (once per batch).
-pub fn load_model(ctx: &mut Context<Fr>, model: &QuantizedModel) -> AssignedModel {
-    let weights = model
+/// A layer's outputs packed `per_word` to a field element, `2^word_bits` apart.
+///
+/// Accumulators of one layer are small (`|acc| < 2^62`, usually far less), so one field
+/// multiplication can carry several: with `PW_i = Σ_p W[first + p][i] · 2^(word_bits · p)`,
+/// `Σ_i PW_i · x_i + PB = Σ_p acc_p · 2^(word_bits · p)` as integers. The chip splits that sum
+/// into signed digits `acc_p = (y_p - n_p) · 2^S + r_p` with `y_p, n_p < 2^split_bits` (lookup
+/// checked), `r_p ∈ [0, 2^S)` and `y_p · n_p = 0`. Because every digit lies strictly inside
+/// `(-2^(word_bits - 1), 2^(word_bits - 1))` and the whole sum stays below `2^252 < p / 2`, the
+/// split is unique: `y_p - n_p` is `floor(acc_p / 2^S)`, `r_p` the remainder, and `y_p` its ReLU.
+/// The multiply-accumulate then costs one term per input per *word* instead of per output.
+#[derive(Debug, Clone)]
+pub struct PackedLayer {
+    /// Bits between two packed accumulators.
+    pub word_bits: u32,
+    /// Range-check width of the digit halves `y` and `n` (a multiple of the lookup width).
+    pub split_bits: u32,
+    /// Groups of consecutive outputs sharing a word.
+    pub groups: Vec<PackedGroup>,
+}
+
+/// Consecutive outputs `first..first + len` of a layer in one word.
+#[derive(Debug, Clone)]
+pub struct PackedGroup {
+    /// First output.
+    pub first: usize,
+    /// Number of outputs.
+    pub len: usize,
+    /// `PW_i` for every input `i`.
+    pub weights: Vec<AssignedValue<Fr>>,
+    /// `PB`.
+    pub bias: AssignedValue<Fr>,
+}
+
+/// Largest `word_bits · per_word`: the packed sum stays below `2^252 < p / 2`.
+const PACKED_BITS: u32 = 252;
+
+/// Loads a model's parameters as witnesses and packs every layer (once per batch).
+pub fn load_model(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    shape: &ModelShape,
+    model: &QuantizedModel,
+) -> AssignedModel {
+    let weights: Vec<Vec<Vec<AssignedValue<Fr>>>> = model
         .layers()
         .iter()
         .map(|layer| {
@@ -147,12 +193,52 @@ pub fn load_model(ctx: &mut Context<Fr>, model: &QuantizedModel) -> AssignedMode
                 .collect()
         })
         .collect();
-    let biases = model
+    let biases: Vec<Vec<AssignedValue<Fr>>> = model
         .layers()
         .iter()
         .map(|layer| ctx.assign_witnesses(layer.biases.iter().map(|b| fr_from_i64(*b))))
         .collect();
-    AssignedModel { weights, biases }
+    let lookup_bits = range.lookup_bits() as u32;
+    let packed = shape
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(l, layer)| {
+            let split_bits = layer.q_bits.max(1).div_ceil(lookup_bits) * lookup_bits;
+            let word_bits = split_bits + shape.scale_bits + 1;
+            let per_word = (PACKED_BITS / word_bits).max(1) as usize;
+            let groups = (0..layer.outputs)
+                .step_by(per_word)
+                .map(|first| {
+                    let len = per_word.min(layer.outputs - first);
+                    pack_group(ctx, range, (&weights[l], &biases[l]), first, len, word_bits)
+                })
+                .collect();
+            PackedLayer { word_bits, split_bits, groups }
+        })
+        .collect();
+    AssignedModel { weights, biases, packed }
+}
+
+fn pack_group(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    (weights, biases): (&[Vec<AssignedValue<Fr>>], &[AssignedValue<Fr>]),
+    first: usize,
+    len: usize,
+    word_bits: u32,
+) -> PackedGroup {
+    let outputs = first..first + len;
+    if len == 1 {
+        return PackedGroup { first, len, weights: weights[first].clone(), bias: biases[first] };
+    }
+    let shifts = || (0..len).map(|p| Constant(pow2(word_bits * p as u32)));
+    let inputs = weights[first].len();
+    let packed_weights = (0..inputs)
+        .map(|i| range.gate.inner_product(ctx, outputs.clone().map(|j| weights[j][i]), shifts()))
+        .collect();
+    let bias = range.gate.inner_product(ctx, outputs.map(|j| biases[j]), shifts());
+    PackedGroup { first, len, weights: packed_weights, bias }
 }
 
 /// `table(clamp(q))`: see the module docs. `(index, output)` are the trace's witnesses.
@@ -195,6 +281,7 @@ fn lookup_activation(
 
 /// Constrains one inference: `features` (already range-checked to `i16` by the caller) through
 /// every layer to the clamped score, with witness values from `trace`. Returns the score.
+#[allow(clippy::too_many_arguments)]
 pub fn infer(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
@@ -205,23 +292,54 @@ pub fn infer(
     trace: &InferenceTrace,
 ) -> AssignedValue<Fr> {
     assert_eq!(features.len(), shape.input_dim, "feature width is fixed by the shape");
+    let gate = &range.gate;
+    let s = shape.scale_bits;
     let mut input = features.to_vec();
     for (l, layer) in shape.layers.iter().enumerate() {
         let t = &trace.layers[l];
-        input = (0..layer.outputs)
-            .map(|j| {
-                let acc = affine(ctx, range, &model.weights[l][j], &input, model.biases[l][j]);
-                let q =
-                    floor_div(ctx, range, acc, (t.quotient[j], t.remainder[j]), shape.scale_bits);
-                match layer.activation {
-                    Activation::Relu => relu(ctx, range, q, t.quotient[j].into(), layer.q_bits),
-                    Activation::Identity => {
-                        check_signed(ctx, range, q, layer.q_bits);
-                        q
-                    }
+        let packed = &model.packed[l];
+        let mut output = Vec::with_capacity(layer.outputs);
+        for group in &packed.groups {
+            // Σ_i PW_i x_i + PB, the bias first with coefficient one (no extra cells).
+            let acc = gate.inner_product(
+                ctx,
+                std::iter::once(group.bias).chain(group.weights.iter().copied()),
+                std::iter::once(Constant(Fr::one())).chain(input.iter().map(|x| Existing(*x))),
+            );
+            // The signed digits (r, y, n) of every output of the group.
+            let mut digits = Vec::with_capacity(3 * group.len);
+            let mut coefficients = Vec::with_capacity(3 * group.len);
+            for p in 0..group.len {
+                let j = group.first + p;
+                let q = i128::from(t.quotient[j]);
+                digits.extend([
+                    Witness(fr_from_i64(t.remainder[j])),
+                    Witness(fr_from_i128(q.max(0))),
+                    Witness(fr_from_i128((-q).max(0))),
+                ]);
+                let shift = packed.word_bits * p as u32;
+                coefficients.extend([
+                    Constant(pow2(shift)),
+                    Constant(pow2(shift + s)),
+                    Constant(-pow2(shift + s)),
+                ]);
+            }
+            let (recomposed, cells) = gate.inner_product_left(ctx, digits, coefficients);
+            ctx.constrain_equal(&recomposed, &acc);
+            for (p, cell) in cells.chunks(3).enumerate() {
+                let (r, y, n) = (cell[0], cell[1], cell[2]);
+                range.range_check(ctx, r, s as usize);
+                range.range_check(ctx, y, packed.split_bits as usize);
+                range.range_check(ctx, n, packed.split_bits as usize);
+                let both = gate.mul(ctx, y, n);
+                gate.assert_is_const(ctx, &both, &Fr::zero());
+                let j = group.first + p;
+                output.push(match layer.activation {
+                    Activation::Relu => y,
+                    Activation::Identity => gate.sub(ctx, y, n),
                     Activation::Sigmoid | Activation::Tanh => {
-                        let table =
-                            layer.activation.table(shape.scale_bits).expect("a table activation");
+                        let q = gate.sub(ctx, y, n);
+                        let table = layer.activation.table(s).expect("a table activation");
                         let index = t.table_index.as_ref().expect("table layers record indices")[j];
                         lookup_activation(
                             ctx,
@@ -234,9 +352,10 @@ pub fn infer(
                             (index, t.output[j]),
                         )
                     }
-                }
-            })
-            .collect();
+                });
+            }
+        }
+        input = output;
     }
     let range_bounds = (shape.score_range.min, shape.score_range.max);
     clamp(ctx, range, input[0], trace.raw_score, range_bounds, shape.clamp_bits)

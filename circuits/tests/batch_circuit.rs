@@ -6,11 +6,14 @@ use halo2_base::{
     halo2_proofs::halo2curves::bn256::Fr,
 };
 use merit_circuits::{
-    batch::{batch_circuit, BatchShape, CIRCUIT_INSTANCES},
+    batch::{build_batch_circuit, BatchShape, CIRCUIT_INSTANCES},
     builder::MeritCircuitBuilder,
     model::ModelShape,
 };
-use merit_core::vectors::BatchVector;
+use merit_core::{
+    batch::{touched_challenge, touched_evaluation},
+    vectors::BatchVector,
+};
 
 fn golden(name: &str) -> BatchVector {
     merit_core::samples::golden_batch(name)
@@ -29,14 +32,20 @@ fn shape(vector: &BatchVector) -> BatchShape {
 /// them with whether MockProver accepts. A tampered witness therefore fails on the constraint
 /// it breaks, not merely on an instance mismatch.
 fn verify(witness: &BatchVector, shape: &BatchShape) -> (Vec<Fr>, bool) {
+    verify_with(witness, shape, |_| ())
+}
+
+/// [`verify`] with the public instances changed by `edit` after the circuit computed them.
+fn verify_with(
+    witness: &BatchVector,
+    shape: &BatchShape,
+    edit: impl FnOnce(&mut Vec<Fr>),
+) -> (Vec<Fr>, bool) {
     let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, 18, 17);
-    builder.base.set_instance_columns(1);
-    let range = builder.range_chip();
-    let outputs = batch_circuit(builder.base.main(0), &range, &mut builder.tables, shape, witness)
-        .expect("the batch fits the shape");
-    let instances: Vec<Fr> = outputs.iter().map(|v| *v.value()).collect();
-    builder.base.assigned_instances[0].extend(outputs);
+    let mut instances =
+        build_batch_circuit(&mut builder, shape, witness).expect("the batch fits the shape");
     builder.calculate_params();
+    edit(&mut instances);
     let ok = MockProver::run(18, &builder, vec![instances.clone()]).unwrap().verify().is_ok();
     (instances, ok)
 }
@@ -123,4 +132,65 @@ fn a_skipped_account_update_fails() {
 #[test]
 fn a_wrong_reward_sum_fails() {
     tampered(|w| w.trace.accounts[0].reward_sum += 1);
+}
+
+/// The touched list a submitter could put in the calldata instead of the proven one, and the
+/// challenge and evaluation the contract would derive from it.
+fn calldata_instances(honest: &BatchVector, touched: &[merit_core::TouchedAccount]) -> (Fr, Fr) {
+    let o = &honest.output;
+    let header =
+        [o.prev_root, o.new_root, o.batch_commitment, o.model_commitment, o.policy_commitment];
+    let r = touched_challenge(&header, o.total_reward, touched);
+    (r, touched_evaluation(r, touched))
+}
+
+fn with_calldata_list(edit: impl FnOnce(&mut Vec<merit_core::TouchedAccount>)) -> bool {
+    let honest = golden("batch_d8_2.json");
+    let mut touched = honest.output.touched.clone();
+    edit(&mut touched);
+    let (r, h) = calldata_instances(&honest, &touched);
+    verify_with(&honest, &shape(&honest), |instances| {
+        instances[6] = r;
+        instances[7] = h;
+    })
+    .1
+}
+
+#[test]
+fn the_proven_touched_list_is_accepted_as_calldata() {
+    assert!(with_calldata_list(|_| ()));
+}
+
+#[test]
+fn a_touched_entry_that_does_not_match_the_tree_fails() {
+    assert!(!with_calldata_list(|t| t[0].cumulative += 1));
+    assert!(!with_calldata_list(|t| t[1].address = merit_core::Address::repeat_byte(0x77)));
+}
+
+#[test]
+fn a_reordered_shortened_or_extended_touched_list_fails() {
+    assert!(!with_calldata_list(|t| t.swap(0, 1)));
+    assert!(!with_calldata_list(|t| {
+        t.pop();
+    }));
+    assert!(!with_calldata_list(|t| {
+        let last = *t.last().unwrap();
+        t.push(merit_core::TouchedAccount { cumulative: 1, ..last });
+    }));
+}
+
+#[test]
+fn the_evaluation_follows_the_challenge() {
+    let honest = golden("batch_d8_2.json");
+    let r = honest.output.touched_challenge + Fr::one();
+    // A challenge other than the one the circuit evaluated at is refused...
+    let (_, ok) = verify_with(&honest, &shape(&honest), |instances| instances[6] = r);
+    assert!(!ok);
+    // ...and the circuit evaluates the proven list at whatever challenge it is given (the
+    // contract derives r itself, so a prover gains nothing from choosing it).
+    let mut witness = honest.clone();
+    witness.output.touched_challenge = r;
+    let (instances, ok) = verify(&witness, &shape(&honest));
+    assert!(ok);
+    assert_eq!(instances[7], touched_evaluation(r, &honest.output.touched));
 }

@@ -1,10 +1,9 @@
 //! The contribution chip against merit-core's golden traces: contribution hashes and the batch
 //! commitment chain match; a changed field or a skipped contribution changes the commitment.
 
-use halo2_base::utils::testing::base_test;
 use merit_circuits::{
+    builder::mock_prove_with_poseidon,
     contribution::{chain, contribution_hash, load_contribution},
-    poseidon::merit_poseidon_hasher,
 };
 use merit_core::{batch::batch_commitment_seed, vectors::BatchVector, Contribution};
 
@@ -14,21 +13,20 @@ fn golden(name: &str) -> BatchVector {
 
 /// Chains `contributions` in the circuit and constrains the result to the vector's commitment.
 fn run(vector: &BatchVector, contributions: &[Contribution], satisfied: bool) {
-    base_test().k(15).lookup_bits(14).expect_satisfied(satisfied).run(|ctx, range| {
-        let mut hasher = merit_poseidon_hasher();
-        hasher.initialize_consts(ctx, &range.gate);
+    let (_, result) = mock_prove_with_poseidon(15, 14, |ctx, range, _, poseidon| {
         let mut commitment = ctx.load_constant(batch_commitment_seed());
         for (i, c) in contributions.iter().enumerate() {
             let assigned = load_contribution(ctx, range, c);
-            let hash = contribution_hash(ctx, range, &hasher, &assigned);
+            let hash = contribution_hash(ctx, range, poseidon, &assigned);
             if satisfied {
                 assert_eq!(*hash.value(), vector.trace.contributions[i].contribution_hash);
             }
-            commitment = chain(ctx, range, &hasher, commitment, hash);
+            commitment = chain(ctx, poseidon, commitment, hash);
         }
         let expected = ctx.load_witness(vector.output.batch_commitment);
         ctx.constrain_equal(&commitment, &expected);
-    })
+    });
+    assert_eq!(result.is_ok(), satisfied, "{result:?}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use halo2_base::{
     utils::testing::{check_proof_with_instances, gen_proof_with_instances},
 };
 use merit_circuits::{
-    batch::{batch_circuit, BatchShape, CIRCUIT_INSTANCES},
+    batch::{build_batch_circuit, BatchShape, CIRCUIT_INSTANCES},
     builder::MeritCircuitBuilder,
     model::ModelShape,
 };
@@ -49,12 +49,7 @@ fn small_batch() -> BatchVector {
 }
 
 fn build(builder: &mut MeritCircuitBuilder, shape: &BatchShape, vector: &BatchVector) -> Vec<Fr> {
-    let range = builder.range_chip();
-    let outputs =
-        batch_circuit(builder.base.main(0), &range, &mut builder.tables, shape, vector).unwrap();
-    let values = outputs.iter().map(|v| *v.value()).collect();
-    builder.base.assigned_instances[0].extend(outputs);
-    values
+    build_batch_circuit(builder, shape, vector).unwrap()
 }
 
 #[test]

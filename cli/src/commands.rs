@@ -41,17 +41,20 @@ enum Command {
     /// Quality models.
     #[command(subcommand)]
     Model(ModelCommand),
-    /// Batch circuit statistics (not available yet).
+    /// The batch circuit: statistics of a configuration.
     #[command(subcommand)]
     Circuit(CircuitCommand),
     /// Run the sequencer node: HTTP API, RocksDB store, batcher (Ctrl-C or SIGTERM stops it).
     Node(merit_sequencer::cli::NodeArgs),
     /// Run a prover worker against a sequencer (not available yet).
     Prover(Unavailable),
-    /// Prove one batch offline (not available yet).
-    Prove(Unavailable),
-    /// Verify a batch proof natively (not available yet).
-    Verify(Unavailable),
+    /// Prove one batch offline (keys generated on first use), verified before it is written.
+    Prove(crate::prove::ProveArgs),
+    /// Verify a batch proof natively.
+    Verify(crate::prove::VerifyArgs),
+    /// The Solidity verifier of a configuration's keys.
+    #[command(subcommand)]
+    Verifier(VerifierCommand),
     /// Deploy the contracts (not available yet).
     Deploy(Unavailable),
     /// Submit a proven batch to the rollup contract (not available yet).
@@ -172,14 +175,53 @@ enum ModelCommand {
         /// A JSON list of feature vectors (lists of i16).
         features: PathBuf,
     },
-    /// Import an ONNX model with quantization (not available yet).
-    Import(Unavailable),
+    /// Import an ONNX MLP: quantize it to a merit-model/1 JSON and report the error it costs.
+    Import(ModelImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ModelImportArgs {
+    /// The ONNX file (Gemm/MatMul/Add/Relu/Sigmoid/Tanh MLP).
+    model: PathBuf,
+    /// Calibration samples: `{ "samples": [[float, …], …] }`, float inputs of the ONNX model.
+    #[arg(long)]
+    calibration: PathBuf,
+    /// Where to write the quantized model (merit-model/1 JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Fixed-point scale bits S (default: the largest that fits the weights and the samples).
+    #[arg(long)]
+    scale: Option<u32>,
+    /// Reward threshold in score units (float · 2^S): report decision flips at it.
+    #[arg(long, conflicts_with = "policy")]
+    threshold: Option<i64>,
+    /// Reward policy JSON: report decision flips at its threshold.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Expected number of input features (e.g. the deployment's feature width).
+    #[arg(long)]
+    input_dim: Option<usize>,
+    /// Lowest score, float units (default: 0 for a sigmoid output, -1 for tanh).
+    #[arg(long, requires = "score_max", allow_hyphen_values = true)]
+    score_min: Option<f64>,
+    /// Highest score, float units (default: 1 for sigmoid or tanh outputs).
+    #[arg(long, requires = "score_min", allow_hyphen_values = true)]
+    score_max: Option<f64>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum CircuitCommand {
-    /// Advice cells, lookups, columns, rows and k of a configuration (not available yet).
-    Stats(Unavailable),
+    /// Advice cells, lookups, columns, rows and k of a configuration.
+    Stats(crate::prove::StatsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum VerifierCommand {
+    /// Generate the Solidity verifier (snark-verifier) into verifier-contracts/src/generated/.
+    Generate(crate::prove::VerifierArgs),
 }
 
 pub(crate) fn run(cli: Cli) -> Result<()> {
@@ -219,10 +261,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                 .collect::<Result<Vec<i64>>>()?;
             write_json(None, &scores)
         }
-        Command::Model(ModelCommand::Import(_)) => unavailable("model import", "ONNX import"),
-        Command::Circuit(CircuitCommand::Stats(_)) => {
-            unavailable("circuit stats", "the batch circuit")
-        }
+        Command::Model(ModelCommand::Import(args)) => model_import(args),
+        Command::Circuit(CircuitCommand::Stats(args)) => crate::prove::stats(args),
         Command::Node(args) => {
             merit_sequencer::cli::init_tracing();
             let config = args.load_config()?;
@@ -231,8 +271,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Prover(_) => unavailable("prover", "the prover worker"),
-        Command::Prove(_) => unavailable("prove", "the batch circuit and prover"),
-        Command::Verify(_) => unavailable("verify", "the batch circuit and prover"),
+        Command::Prove(args) => crate::prove::prove(args),
+        Command::Verify(args) => crate::prove::verify(args),
+        Command::Verifier(VerifierCommand::Generate(args)) => crate::prove::generate_verifier(args),
         Command::Deploy(_) => unavailable("deploy", "the contracts and their bindings"),
         Command::Submit(_) => unavailable("submit", "the contracts and their bindings"),
         Command::Claim(_) => unavailable("claim", "the contracts and their bindings"),
@@ -297,4 +338,138 @@ fn claim_proof(args: ClaimProofArgs) -> Result<()> {
         )
     })?;
     write_json(None, &proof)
+}
+
+fn model_import(args: ModelImportArgs) -> Result<()> {
+    use merit_core::onnx::{import_onnx, Calibration, ImportOptions};
+
+    let calibration = Calibration::from_path(&args.calibration)?;
+    let mut options = ImportOptions::default();
+    if let Some(scale) = args.scale {
+        options = options.with_scale(scale);
+    }
+    let threshold = match (&args.policy, args.threshold) {
+        (Some(path), _) => {
+            let policy: Policy = read_json(path, "policy")?;
+            policy
+                .validate()
+                .wrap_err_with(|| format!("{} is not a valid policy", path.display()))?;
+            Some(policy.threshold)
+        }
+        (None, threshold) => threshold,
+    };
+    if let Some(threshold) = threshold {
+        options = options.with_threshold(threshold);
+    }
+    if let Some(input_dim) = args.input_dim {
+        options = options.with_input_dim(input_dim);
+    }
+    if let (Some(min), Some(max)) = (args.score_min, args.score_max) {
+        options = options.with_score_range(min, max);
+    }
+    let imported = import_onnx(&args.model, &calibration, &options)
+        .wrap_err_with(|| format!("cannot import {}", args.model.display()))?;
+    write_json(Some(&args.out), &imported.model)?;
+    if args.json {
+        write_json(None, &imported.report)
+    } else {
+        print!("{}", import_table(&args, &imported.report));
+        Ok(())
+    }
+}
+
+/// The import report as a human-readable table.
+fn import_table(args: &ModelImportArgs, report: &merit_core::onnx::ImportReport) -> String {
+    use std::fmt::Write;
+
+    let s = report.scale_bits;
+    let choice = match report.scale_choice {
+        merit_core::onnx::ScaleChoice::Auto => "chosen: the largest that fits",
+        merit_core::onnx::ScaleChoice::Given => "given",
+    };
+    let (lo, hi) = report.score_range_float;
+    let mut t = String::new();
+    let _ = writeln!(t, "Imported {} -> {}", args.model.display(), args.out.display());
+    let _ = writeln!(t, "  input features    {} (feature = round(x * 2^{s}))", report.input_dim);
+    let _ = writeln!(t, "  scale             2^{s} ({choice})");
+    let _ = writeln!(
+        t,
+        "  score range       [{}, {}] = [{lo}, {hi}] in float units",
+        report.score_range.min, report.score_range.max
+    );
+    let _ = writeln!(
+        t,
+        "  model_commitment  {}",
+        merit_core::field::fr_to_b256(&report.model_commitment)
+    );
+    let _ = writeln!(t);
+    let _ = writeln!(
+        t,
+        "  {:<5} {:<34} {:>9} {:<10} {:>24} {:>24} {:>24} {:>32}",
+        "layer",
+        "nodes",
+        "in->out",
+        "activation",
+        "weights (float)",
+        "weights (quantized)",
+        "biases (float)",
+        "biases (quantized)"
+    );
+    for (i, layer) in report.layers.iter().enumerate() {
+        let (w, b) = (&layer.weights, &layer.biases);
+        let activation = serde_json::to_value(layer.activation)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(
+            t,
+            "  {:<5} {:<34} {:>9} {:<10} {:>24} {:>24} {:>24} {:>32}",
+            i,
+            layer.nodes.join(", "),
+            format!("{}->{}", layer.input_dim, layer.output_dim),
+            activation,
+            format!("[{:.4}, {:.4}]", w.float_min, w.float_max),
+            format!("[{}, {}]", w.quantized_min, w.quantized_max),
+            format!("[{:.4}, {:.4}]", b.float_min, b.float_max),
+            format!("[{}, {}]", b.quantized_min, b.quantized_max),
+        );
+    }
+    let c = &report.calibration;
+    let _ = writeln!(t);
+    let _ =
+        writeln!(t, "  calibration: {} samples, inputs within +-{}", c.samples, c.input_abs_max);
+    let _ = writeln!(
+        t,
+        "    max abs error   {:.6} ({:.4}% of the score range, sample #{})",
+        c.max_abs_error, c.max_abs_error_pct, c.worst_sample
+    );
+    let _ = writeln!(
+        t,
+        "    mean abs error  {:.6} ({:.4}% of the score range)",
+        c.mean_abs_error, c.mean_abs_error_pct
+    );
+    let _ =
+        writeln!(t, "    float MLP vs tract's run of the graph: {:.2e}", c.reference_max_abs_diff);
+    match &c.decision {
+        Some(d) => {
+            let _ = writeln!(
+                t,
+                "    decision at threshold {} ({} in float units): {} rewarded by the float model, \
+                 {} by the quantized one, {} flips ({:.2}%)",
+                d.threshold,
+                d.threshold_float,
+                d.rewarded_float,
+                d.rewarded_quantized,
+                d.flips,
+                100.0 * d.flip_share
+            );
+            if !d.flipped_samples.is_empty() {
+                let _ = writeln!(t, "    flipped samples: {:?}", d.flipped_samples);
+            }
+        }
+        None => {
+            let _ = writeln!(t, "    decision flips: pass --threshold or --policy to measure them");
+        }
+    }
+    t
 }

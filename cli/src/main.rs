@@ -1,12 +1,13 @@
 //! `merit`: the command-line entry point to Merit.
 //!
 //! Working today: `demo` (the native loop), `batch apply`, `claim-proof`, `state init`,
-//! `contribution sign` and `model score`. The other subcommands are in place and say plainly
-//! that they are not available yet.
+//! `contribution sign`, `model score` and `model import` (ONNX). The other subcommands are in
+//! place and say plainly that they are not available yet.
 
 mod commands;
 mod demo;
 mod io;
+mod prove;
 
 use clap::Parser;
 

@@ -1,14 +1,17 @@
 //! Batches and the state-transition function [`apply_batch`].
 
 use alloy_primitives::{keccak256, Address, B256, U256};
-use halo2curves::bn256::Fr;
+use halo2curves::{bn256::Fr, ff::PrimeField};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     account_tree::AccountLeaf,
     claim_tree::{ClaimProof, ClaimTree},
     contribution::{Contribution, SignedContribution},
-    field::{fr_from_u128, fr_limbs_from_b256, serde_fr, serde_fr_vec, serde_u128},
+    field::{
+        fr_from_address, fr_from_be_bytes, fr_from_u128, fr_to_be_bytes, serde_fr, serde_fr_vec,
+        serde_u128,
+    },
     model::{DimensionError, InferenceTrace, QuantizedModel},
     policy::{Policy, PolicyError},
     poseidon,
@@ -53,10 +56,43 @@ impl TouchedAccount {
     }
 }
 
-/// `touched_hash`: keccak256 of the packed touched list (one word per account, no padding).
-pub fn touched_hash(touched: &[TouchedAccount]) -> B256 {
-    let bytes: Vec<u8> = touched.iter().flat_map(|t| t.packed().0).collect();
-    keccak256(bytes)
+/// The BN254 scalar field's modulus `p`, as a `uint256`.
+fn fr_modulus() -> U256 {
+    U256::from_str_radix(Fr::MODULUS.trim_start_matches("0x"), 16).expect("a hex modulus")
+}
+
+/// The touched-list challenge `r`: keccak256 of the batch's other public values and the packed
+/// touched list, reduced mod `p` — exactly what `RewardRollup` computes from its calldata:
+/// `uint256(keccak256(abi.encodePacked(prevRoot, newRoot, batchCommitment, modelCommitment,
+/// policyCommitment, totalReward, words))) % p`.
+pub fn touched_challenge(header: &[Fr; 5], total_reward: u128, touched: &[TouchedAccount]) -> Fr {
+    let mut bytes = Vec::with_capacity(32 * (6 + touched.len()));
+    for x in header {
+        bytes.extend_from_slice(&fr_to_be_bytes(x));
+    }
+    bytes.extend_from_slice(&U256::from(total_reward).to_be_bytes::<32>());
+    for t in touched {
+        bytes.extend_from_slice(t.packed().as_slice());
+    }
+    let reduced = U256::from_be_bytes(keccak256(bytes).0) % fr_modulus();
+    fr_from_be_bytes(&reduced.to_be_bytes()).expect("reduced below the modulus")
+}
+
+/// The touched list's evaluation at the challenge:
+/// `h = Σ_i (address_i + cumulative_i · r) · r^(2i)` (addresses and cumulatives as integers,
+/// i.e. two field elements per entry, so the encoding is injective).
+///
+/// Why this binds the list: the circuit computes `h` from the touched list it proves, and the
+/// contract from its calldata with the same `r`. The proven list is fixed by the other public
+/// values (the batch commitment, the roots, the model and policy) before `r` exists, and `r`
+/// hashes them together with the calldata list; two different lists agree at `r` with
+/// probability at most `2M / p` (Schwartz–Zippel, `M` entries, keccak as a random oracle). The
+/// circuit thus spends a few cells per account where an in-circuit keccak costs ~285k cells
+/// per 136 bytes on the flex gate (`merit_circuits::keccak`).
+pub fn touched_evaluation(challenge: Fr, touched: &[TouchedAccount]) -> Fr {
+    touched.iter().rev().fold(Fr::zero(), |h, t| {
+        h * challenge.square() + fr_from_address(t.address) + fr_from_u128(t.cumulative) * challenge
+    })
 }
 
 /// What a batch proves, and what the contract receives.
@@ -83,8 +119,12 @@ pub struct BatchOutput {
     pub total_reward: u128,
     /// Updated accounts and their new cumulative rewards, sorted by address.
     pub touched: Vec<TouchedAccount>,
-    /// keccak256 of the packed touched list.
-    pub touched_hash: B256,
+    /// The touched-list challenge `r` ([`touched_challenge`]).
+    #[serde(with = "serde_fr")]
+    pub touched_challenge: Fr,
+    /// The touched list evaluated at `r` ([`touched_evaluation`]).
+    #[serde(with = "serde_fr")]
+    pub touched_evaluation: Fr,
     /// Root of the claim tree over the touched list.
     pub claim_root: B256,
 }
@@ -95,10 +135,8 @@ pub const PUBLIC_INSTANCE_COUNT: usize = 8;
 impl BatchOutput {
     /// The batch circuit's public instances, in order:
     /// `[prev_root, new_root, batch_commitment, model_commitment, policy_commitment,
-    ///   total_reward, touched_hash.hi, touched_hash.lo]` (hash limbs are 128-bit big-endian
-    /// halves).
+    ///   total_reward, touched_challenge, touched_evaluation]`.
     pub fn public_instances(&self) -> [Fr; PUBLIC_INSTANCE_COUNT] {
-        let (hi, lo) = fr_limbs_from_b256(self.touched_hash);
         [
             self.prev_root,
             self.new_root,
@@ -106,8 +144,8 @@ impl BatchOutput {
             self.model_commitment,
             self.policy_commitment,
             fr_from_u128(self.total_reward),
-            hi,
-            lo,
+            self.touched_challenge,
+            self.touched_evaluation,
         ]
     }
 
@@ -469,14 +507,17 @@ pub fn apply_batch(
     let sentinel = write_leaf(&mut next, &Address::ZERO, sentinel_before);
 
     let claim_root = ClaimTree::new(touched.iter().map(|t| (t.address, t.cumulative))).root();
+    let header = [state.root(), next.root(), commitment, model.commitment(), policy.commitment()];
+    let touched_challenge = touched_challenge(&header, total, &touched);
     let output = BatchOutput {
-        prev_root: state.root(),
-        new_root: next.root(),
-        batch_commitment: commitment,
-        model_commitment: model.commitment(),
-        policy_commitment: policy.commitment(),
+        prev_root: header[0],
+        new_root: header[1],
+        batch_commitment: header[2],
+        model_commitment: header[3],
+        policy_commitment: header[4],
         total_reward: total,
-        touched_hash: touched_hash(&touched),
+        touched_challenge,
+        touched_evaluation: touched_evaluation(touched_challenge, &touched),
         touched,
         claim_root,
     };

@@ -25,6 +25,8 @@ pub mod claim_tree;
 pub mod contribution;
 pub mod field;
 pub mod model;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod policy;
 pub mod poseidon;
 pub mod state;

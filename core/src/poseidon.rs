@@ -1,18 +1,22 @@
-//! Poseidon over BN254, bit-exact with halo2-base 0.5.5's in-circuit `PoseidonHasher<Fr, 3, 2>`.
+//! Poseidon over BN254: the one hash of Merit's state (account tree, commitments).
 //!
 //! Parameters: width `T = 3`, rate `RATE = 2`, `R_F = 8` full and `R_P = 57` partial rounds,
 //! S-box `x^5`, round constants and MDS matrix from the Grain LFSR of the Poseidon paper with
-//! `SECURE_MDS = 0`. The constants come from `poseidon-primitives` 0.2.0, the crate halo2-base
-//! itself calls to generate them, so there is one source of truth for them.
+//! `SECURE_MDS = 0`. The constants come from `poseidon-primitives` 0.2.0 (the generator
+//! halo2-base uses), so there is one source of truth for them; the unit tests check the
+//! permutation against `poseidon-primitives`' reference.
 //!
-//! Sponge (halo2-base's `hash_fix_len_array`, the same as the PSE `poseidon` sponge):
-//! the state starts as `[2^64, 0, 0]`; inputs are absorbed `RATE` at a time into `state[1..]`;
-//! the last chunk is padded with a single `1` after the inputs (when the input length is a
-//! multiple of `RATE`, one more permutation absorbs just that `1`); the output is `state[1]`.
+//! Sponge: the **fixed-length** mode of the Poseidon paper (§4.2, PSE's `ConstantLength`
+//! domain): for `L` inputs the state starts as `[L · 2^64, 0, 0]` (the capacity element
+//! separates lengths), inputs are absorbed `RATE` at a time into `state[1..]`, the last chunk is
+//! padded with zeros, and no extra padding permutation follows; the output is `state[1]`.
+//! A hash of `L ≥ 1` inputs costs `⌈L / 2⌉` permutations, so a tree node ([`hash2`]) is one
+//! permutation. Every Merit hash has a length fixed by the protocol (or by the circuit shape), so
+//! the variable-length padding of halo2-base's `hash_fix_len_array` (one more permutation
+//! whenever `L` is even) buys nothing and would double the cost of the account tree.
 //!
-//! The permutation here is the plain (unoptimised) one; halo2-base uses the equivalent
-//! optimised form with sparse matrices. `merit-circuits` tests that the two agree, and the unit
-//! tests below check the permutation against `poseidon-primitives`' reference.
+//! `merit-circuits` proves the same permutation with a dedicated gate and tests it bit for bit
+//! against this module.
 
 use std::sync::OnceLock;
 
@@ -74,13 +78,11 @@ fn sbox(x: Fr) -> Fr {
 /// The Poseidon permutation, in place.
 pub fn permute(state: &mut [Fr; T]) {
     let Constants { round_constants, mds } = constants();
-    let half_full = R_F / 2;
     for (round, rc) in round_constants.iter().enumerate() {
         for (word, c) in state.iter_mut().zip(rc) {
             *word += c;
         }
-        let full = round < half_full || round >= half_full + R_P;
-        if full {
+        if is_full_round(round) {
             state.iter_mut().for_each(|w| *w = sbox(*w));
         } else {
             state[0] = sbox(state[0]);
@@ -93,36 +95,45 @@ pub fn permute(state: &mut [Fr; T]) {
     }
 }
 
-/// The initial sponge state, `[2^64, 0, 0]`.
-fn initial_state() -> [Fr; T] {
-    [Fr::from_u128(1u128 << 64), Fr::ZERO, Fr::ZERO]
+/// The round constants, one `[Fr; T]` per round (`R_F + R_P` rounds), added before each S-box
+/// layer.
+pub fn round_constants() -> &'static [[Fr; T]] {
+    &constants().round_constants
 }
 
-/// Hash of a fixed-length list of field elements (halo2-base `hash_fix_len_array`).
+/// The MDS matrix: the state after a round is `mds · sbox(state + constants)`.
+pub fn mds() -> &'static [[Fr; T]; T] {
+    &constants().mds
+}
+
+/// Whether round `round` (from 0) is a full round (S-box on every word) rather than a partial
+/// one (S-box on word 0 only).
+pub fn is_full_round(round: usize) -> bool {
+    !(R_F / 2..R_F / 2 + R_P).contains(&round)
+}
+
+/// The capacity element that starts the sponge for `len` inputs: `len · 2^64`.
+pub fn capacity(len: usize) -> Fr {
+    Fr::from_u128((len as u128) << 64)
+}
+
+/// Hash of a fixed-length list of field elements (see the module docs).
 pub fn hash(inputs: &[Fr]) -> Fr {
-    let mut state = initial_state();
-    for chunk in inputs.chunks(RATE) {
-        absorb_chunk(&mut state, chunk);
+    let mut state = [capacity(inputs.len()), Fr::ZERO, Fr::ZERO];
+    if inputs.is_empty() {
+        permute(&mut state);
     }
-    if inputs.len().is_multiple_of(RATE) {
-        absorb_chunk(&mut state, &[]);
+    for chunk in inputs.chunks(RATE) {
+        for (word, input) in state[1..].iter_mut().zip(chunk) {
+            *word += input;
+        }
+        permute(&mut state);
     }
     state[1]
 }
 
-/// Absorbs up to `RATE` inputs with the single-`1` padding after a short chunk, then permutes.
-fn absorb_chunk(state: &mut [Fr; T], chunk: &[Fr]) {
-    debug_assert!(chunk.len() <= RATE);
-    for (word, input) in state[1..].iter_mut().zip(chunk) {
-        *word += input;
-    }
-    if chunk.len() < RATE {
-        state[1 + chunk.len()] += Fr::ONE;
-    }
-    permute(state);
-}
-
-/// Hash of two elements: the node hash of the account tree.
+/// Hash of two elements, one permutation: the node hash of the account tree and the step of
+/// the batch-commitment chain.
 pub fn hash2(left: Fr, right: Fr) -> Fr {
     hash(&[left, right])
 }
@@ -149,7 +160,9 @@ mod tests {
 
     #[test]
     fn permutation_matches_reference_on_fixed_inputs() {
-        for init in [[Fr::ZERO; T], [Fr::ONE, Fr::from(2), Fr::from(3)], initial_state()] {
+        for init in
+            [[Fr::ZERO; T], [Fr::ONE, Fr::from(2), Fr::from(3)], [capacity(2), Fr::ONE, Fr::ZERO]]
+        {
             let (mut ours, mut theirs) = (init, init);
             permute(&mut ours);
             reference_permute(&mut theirs);
@@ -158,24 +171,28 @@ mod tests {
     }
 
     #[test]
-    fn padding_distinguishes_lengths() {
+    fn capacity_distinguishes_lengths() {
         let one = Fr::ONE;
         assert_ne!(hash(&[]), hash(&[Fr::ZERO]));
         assert_ne!(hash(&[one]), hash(&[one, Fr::ZERO]));
         assert_ne!(hash(&[one, one]), hash(&[one, one, Fr::ZERO]));
+        assert_ne!(hash(&[one, one, one]), hash(&[one, one, one, Fr::ZERO]));
     }
 
     #[test]
     fn hash_is_the_sponge_by_hand() {
-        // Two inputs: one permutation absorbing both, then one absorbing the padding `1`.
+        // Two inputs: one permutation absorbing both, no padding permutation.
         let (a, b) = (Fr::from(7), Fr::from(11));
-        let mut state = initial_state();
-        state[1] += a;
-        state[2] += b;
-        reference_permute(&mut state);
-        state[1] += Fr::ONE;
+        let mut state = [Fr::from_u128(2u128 << 64), a, b];
         reference_permute(&mut state);
         assert_eq!(hash2(a, b), state[1]);
+        // Three inputs: the second chunk is zero-padded; two permutations.
+        let c = Fr::from(13);
+        let mut state = [Fr::from_u128(3u128 << 64), a, b];
+        reference_permute(&mut state);
+        state[1] += c;
+        reference_permute(&mut state);
+        assert_eq!(hash(&[a, b, c]), state[1]);
     }
 
     proptest! {

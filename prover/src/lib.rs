@@ -1,6 +1,117 @@
 //! # merit-prover
 //!
-//! **Empty for now.** This crate will hold the `Prover` trait with its CPU (halo2-axiom, rayon)
-//! and CUDA (halo2-axiom-gpu, feature `cuda`) backends, SRS and key management, EVM verifier
-//! generation with snark-verifier-sdk, and the prover worker that leases batches from the
-//! sequencer.
+//! Proves Merit batches: the KZG SRS ([`srs`]: a ceremony file, or a loud development SRS),
+//! proving and verifying keys cached on disk per circuit configuration ([`keys`]), proofs made
+//! with the EVM transcript and verified natively before they are returned ([`proof`]), and the
+//! generated Solidity verifier ([`evm`]).
+//!
+//! **Backends.** halo2 is imported only through `halo2_base::halo2_proofs`; the `cuda` feature
+//! turns on halo2-base's `cuda`, which swaps halo2-axiom for halo2-axiom-gpu in the whole build,
+//! so the same code is the CPU prover (rayon) in a default build and the CUDA prover in a
+//! `--features cuda` build ([`Backend::CURRENT`] says which). Keys are byte-identical between
+//! the two and GPU proofs verify with the CPU verifier.
+//!
+//! Still to come: the prover worker that leases batches from the sequencer, and the benchmarks.
+
+pub mod evm;
+pub mod keys;
+pub mod proof;
+pub mod srs;
+
+use std::path::PathBuf;
+
+use alloy_primitives::B256;
+use serde::{Deserialize, Serialize};
+
+pub use keys::{BatchKeys, KeyStore};
+pub use proof::{prove, verify, BatchProof};
+pub use srs::Srs;
+
+/// Which proving backend this build uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// halo2-axiom on the CPU.
+    Cpu,
+    /// halo2-axiom-gpu.
+    Cuda,
+}
+
+impl Backend {
+    /// The backend compiled into this build.
+    pub const CURRENT: Self = if cfg!(feature = "cuda") { Self::Cuda } else { Self::Cpu };
+}
+
+/// What can go wrong while proving.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProverError {
+    /// A file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The SRS file has fewer points than the circuit needs.
+    #[error("SRS {path} has 2^{found} points; the circuit needs 2^{k}")]
+    SrsTooSmall {
+        /// The file.
+        path: PathBuf,
+        /// Its `k`.
+        found: u32,
+        /// The circuit's `k`.
+        k: u32,
+    },
+    /// The SRS is not sized for the circuit.
+    #[error("the SRS is for k = {srs}, the circuit has k = {k}")]
+    SrsSize {
+        /// The SRS's `k`.
+        srs: u32,
+        /// The circuit's `k`.
+        k: u32,
+    },
+    /// A key file is damaged.
+    #[error("corrupt key file {path}: {reason}")]
+    CorruptKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Stored keys were made for another configuration or SRS.
+    #[error(
+        "key file {path} was made for another configuration or SRS (fingerprint {found}, \
+         expected {expected}); remove it to generate keys for this one"
+    )]
+    KeyMismatch {
+        /// The file.
+        path: PathBuf,
+        /// This configuration's fingerprint.
+        expected: B256,
+        /// The file's.
+        found: B256,
+    },
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] merit_circuits::config::ConfigError),
+    /// The batch does not fit the circuit or disagrees with it.
+    #[error("batch: {0}")]
+    Batch(String),
+    /// halo2 failed.
+    #[error("halo2: {0:?}")]
+    Halo2(halo2_base::halo2_proofs::plonk::Error),
+    /// A proof does not verify or is malformed.
+    #[error("invalid proof: {reason}")]
+    BadProof {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ProverError {
+    fn io(context: String, source: std::io::Error) -> Self {
+        Self::Io { context, source }
+    }
+}

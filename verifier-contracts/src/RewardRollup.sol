@@ -12,10 +12,16 @@ pragma solidity ^0.8.24;
  *    *cumulative* reward in the Poseidon account tree (`prevRoot` → `newRoot`).
  *  - The batch publishes its `touched` list: one 32-byte word per updated account,
  *    `word = uint256(uint160(account)) << 96 | cumulative` (cumulative < 2^96), sorted by
- *    strictly increasing address. `touchedHash = keccak256(abi.encodePacked(touched))`.
+ *    strictly increasing address.
+ *  - The list is bound to the proof by a challenge and an evaluation (p = the BN254 scalar
+ *    field modulus, all values uint256):
+ *      r = uint256(keccak256(abi.encodePacked(prevRoot, newRoot, batchCommitment,
+ *              modelCommitment, policyCommitment, totalReward, touched))) % p
+ *      h = Σ_i (address_i + cumulative_i · r) · r^(2i)  mod p
+ *    (`touchedChallenge`, `touchedEvaluation`; see there for why this binds the list).
  *  - The proof has 8 public instances, in this order:
  *      [prevRoot, newRoot, batchCommitment, modelCommitment, policyCommitment, totalReward,
- *       uint256(touchedHash) >> 128, uint256(touchedHash) & (2^128 - 1)]
+ *       r, h]
  *    and the generated verifier is called with `abi.encodePacked(instances, proof)` (no
  *    selector); it returns on success and reverts otherwise.
  *  - After verification this contract builds the batch's *claim root* on-chain from `touched`:
@@ -92,8 +98,9 @@ contract RewardRollup is Ownable2Step, ReentrancyGuardTransient {
     uint256 public constant MAX_TIMELOCK_DELAY = 30 days;
     /// @dev The low 96 bits of a touched word: the cumulative reward.
     uint256 private constant CUMULATIVE_MASK = (1 << 96) - 1;
-    /// @dev The low 128 bits of the touched hash (second hash instance).
-    uint256 private constant LOW_128_MASK = (1 << 128) - 1;
+    /// @dev The BN254 scalar field modulus p (the field of the proof's public instances).
+    uint256 private constant P =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
     // ---------------------------------------------------------------- state
 
@@ -148,14 +155,15 @@ contract RewardRollup is Ownable2Step, ReentrancyGuardTransient {
         uint256 timelockDelay
     );
     /// @notice A batch was verified and settled. The touched list itself is in the transaction's
-    ///         calldata; `touchedHash` authenticates it.
+    ///         calldata; `challenge` (the proof's touched-list challenge r, a keccak of the
+    ///         header and the list, see `touchedChallenge`) authenticates it.
     event BatchSettled(
         uint64 indexed batchId,
         uint256 prevRoot,
         uint256 newRoot,
         bytes32 claimRoot,
         uint256 totalReward,
-        bytes32 touchedHash,
+        uint256 challenge,
         uint256 touchedCount
     );
     /// @notice `amount` was paid to `account`, whose claimed cumulative is now `cumulative`.
@@ -294,9 +302,9 @@ contract RewardRollup is Ownable2Step, ReentrancyGuardTransient {
         bytes calldata proof
     ) external nonReentrant {
         uint256 rewarded = _checkBatch(header, touched.length);
-        bytes32 hash = keccak256(abi.encodePacked(touched));
-        _verifyProof(_instances(header, hash), proof);
-        _settle(header, _claimRoot(touched), hash, touched.length, rewarded);
+        uint256 r = _touchedChallenge(header, touched);
+        _verifyProof(_instances(header, r, _touchedEvaluation(r, touched)), proof);
+        _settle(header, _claimRoot(touched), r, touched.length, rewarded);
     }
 
     // ---------------------------------------------------------------- claims
@@ -513,24 +521,64 @@ contract RewardRollup is Ownable2Step, ReentrancyGuardTransient {
         return (uint256(uint160(account)) << 96) | cumulative;
     }
 
-    /// @notice `keccak256(abi.encodePacked(touched))`, as bound by the proof.
+    /// @notice The touched-list challenge, public instance 6 of the proof:
+    ///         `r = uint256(keccak256(abi.encodePacked(header.prevRoot, header.newRoot,
+    ///         header.batchCommitment, header.modelCommitment, header.policyCommitment,
+    ///         header.totalReward, touched))) % p` (every value a 32-byte word; `batchId` is not
+    ///         hashed), p the BN254 scalar field modulus.
+    /// @dev Why a challenge and an evaluation bind the list (instead of keccak in the circuit,
+    ///      ~285k cells per 136 bytes): the circuit evaluates the polynomial of
+    ///      `touchedEvaluation` over the touched list it proves, at the instance r, and exposes
+    ///      the result as instance 7; the contract evaluates the same polynomial over its
+    ///      calldata list. The proven list is determined by the other instances (the circuit
+    ///      derives it from the contributions under `batchCommitment`, the account tree at
+    ///      `prevRoot`, the model and the policy) and is therefore fixed before r exists, while
+    ///      r hashes those instances together with the calldata list. If the two lists differ, their
+    ///      polynomials (degree < 2M in r, M entries) differ, and they agree at r with
+    ///      probability ≤ 2M/p per keccak query (Schwartz–Zippel, keccak as a random oracle;
+    ///      p ≈ 2^254). The one exception is an all-zero trailing entry (address 0, cumulative
+    ///      0), which adds nothing to h: strictly increasing addresses allow it only as the sole
+    ///      entry, and r still differs because the calldata length is hashed.
+    /// @param header The batch header (its `batchId` is ignored).
     /// @param touched Packed touched words.
-    /// @return hash The touched hash.
-    function touchedHash(uint256[] calldata touched) external pure returns (bytes32 hash) {
-        return keccak256(abi.encodePacked(touched));
+    /// @return r The challenge, below p.
+    function touchedChallenge(BatchHeader calldata header, uint256[] calldata touched)
+        external
+        pure
+        returns (uint256 r)
+    {
+        return _touchedChallenge(header, touched);
+    }
+
+    /// @notice The touched list evaluated at `r`, public instance 7 of the proof:
+    ///         `h = Σ_i (address_i + cumulative_i · r) · r^(2i) mod p`, with
+    ///         `address_i = touched[i] >> 96` and `cumulative_i = touched[i] & (2^96 - 1)`
+    ///         (two coefficients per entry, so distinct lists give distinct polynomials).
+    ///         See `touchedChallenge` for why this binds the list.
+    /// @param r The challenge (taken mod p); `submitBatch` uses `touchedChallenge`.
+    /// @param touched Packed touched words (any list; the empty list gives 0).
+    /// @return h The evaluation, below p.
+    function touchedEvaluation(uint256 r, uint256[] calldata touched)
+        external
+        pure
+        returns (uint256 h)
+    {
+        return _touchedEvaluation(r, touched);
     }
 
     /// @notice The 8 public instances `submitBatch` passes to the verifier for this batch.
     /// @param header The batch header.
     /// @param touched Packed touched words.
     /// @return instances `[prevRoot, newRoot, batchCommitment, modelCommitment,
-    ///         policyCommitment, totalReward, touchedHash >> 128, touchedHash & (2^128 - 1)]`.
+    ///         policyCommitment, totalReward, r, h]` with `r = touchedChallenge(header,
+    ///         touched)` and `h = touchedEvaluation(r, touched)`.
     function publicInstances(BatchHeader calldata header, uint256[] calldata touched)
         external
         pure
         returns (uint256[NUM_INSTANCES] memory instances)
     {
-        return _instances(header, keccak256(abi.encodePacked(touched)));
+        uint256 r = _touchedChallenge(header, touched);
+        return _instances(header, r, _touchedEvaluation(r, touched));
     }
 
     /// @notice The claim root `submitBatch` would store for `touched` (same checks: non-empty,
@@ -544,7 +592,7 @@ contract RewardRollup is Ownable2Step, ReentrancyGuardTransient {
 
     // ---------------------------------------------------------------- internals
 
-    function _instances(BatchHeader calldata header, bytes32 hash)
+    function _instances(BatchHeader calldata header, uint256 r, uint256 h)
         private
         pure
         returns (uint256[NUM_INSTANCES] memory instances)
@@ -555,8 +603,63 @@ contract RewardRollup is Ownable2Step, ReentrancyGuardTransient {
         instances[3] = header.modelCommitment;
         instances[4] = header.policyCommitment;
         instances[5] = header.totalReward;
-        instances[6] = uint256(hash) >> 128;
-        instances[7] = uint256(hash) & LOW_128_MASK;
+        instances[6] = r;
+        instances[7] = h;
+    }
+
+    /// @dev `keccak256(prevRoot ‖ … ‖ totalReward ‖ touched) % p`. The header is a static
+    ///      calldata struct: its six hashed fields are the 32-byte words at offsets 0x20..0xe0
+    ///      (after `batchId`), so they and the list are copied as they are into scratch memory
+    ///      past the free-memory pointer (not advanced), as `abi.encodePacked` would lay them out.
+    function _touchedChallenge(BatchHeader calldata header, uint256[] calldata touched)
+        private
+        pure
+        returns (uint256 r)
+    {
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            calldatacopy(buf, add(header, 0x20), 0xc0) // prevRoot, …, totalReward
+            let size := shl(5, touched.length)
+            calldatacopy(add(buf, 0xc0), touched.offset, size)
+            r := mod(keccak256(buf, add(0xc0, size)), P)
+        }
+    }
+
+    /// @dev Horner from the last entry: `h = h·r² + address_i + cumulative_i·r` for i = n-1..0
+    ///      (an odd last entry first, then two entries per iteration: ~93 gas an entry instead
+    ///      of ~119 one at a time). The reduction mod p is lazy: each step adds two mulmods
+    ///      (each below p) and an address (below 2^160), so h < 2p + 2^160 < 2^256 throughout
+    ///      (mulmod takes any 256-bit operand); one `mod` at the end.
+    function _touchedEvaluation(uint256 r, uint256[] calldata touched)
+        private
+        pure
+        returns (uint256 h)
+    {
+        assembly ("memory-safe") {
+            let r2 := mulmod(r, r, P)
+            let start := touched.offset
+            let ptr := add(start, shl(5, touched.length)) // one past the last word
+            if and(touched.length, 1) {
+                ptr := sub(ptr, 0x20)
+                let word := calldataload(ptr)
+                // shr(96, word): account; and(word, CUMULATIVE_MASK): cumulative
+                h := add(shr(96, word), mulmod(and(word, 0xffffffffffffffffffffffff), r, P))
+            }
+            for {} gt(ptr, start) {} {
+                ptr := sub(ptr, 0x40)
+                let word := calldataload(add(ptr, 0x20)) // entry i + 1
+                h := add(
+                    mulmod(h, r2, P),
+                    add(shr(96, word), mulmod(and(word, 0xffffffffffffffffffffffff), r, P))
+                )
+                word := calldataload(ptr) // entry i
+                h := add(
+                    mulmod(h, r2, P),
+                    add(shr(96, word), mulmod(and(word, 0xffffffffffffffffffffffff), r, P))
+                )
+            }
+            h := mod(h, P)
+        }
     }
 
     /// @dev The checks of `submitBatch` before the proof; returns `totalRewarded`.
@@ -588,7 +691,7 @@ contract RewardRollup is Ownable2Step, ReentrancyGuardTransient {
     function _settle(
         BatchHeader calldata header,
         bytes32 root,
-        bytes32 hash,
+        uint256 challenge,
         uint256 touchedCount,
         uint256 rewarded
     ) private {
@@ -604,7 +707,7 @@ contract RewardRollup is Ownable2Step, ReentrancyGuardTransient {
             header.newRoot,
             root,
             header.totalReward,
-            hash,
+            challenge,
             touchedCount
         );
     }

@@ -6,9 +6,11 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {RewardRollup} from "../src/RewardRollup.sol";
 import {ClaimTreeRef} from "./utils/ClaimTreeRef.sol";
 import {RollupFixture} from "./utils/RollupFixture.sol";
+import {TouchedRef} from "./utils/TouchedRef.sol";
 
 /// @notice Fuzz tests of the on-chain claim tree (against the plain-Solidity reference), of the
-///         touched hash and instance layout, and of claim amounts across batches.
+///         touched-list challenge/evaluation and instance layout, and of claim amounts across
+///         batches.
 contract ClaimTreeFuzzTest is RollupFixture {
     function _randomTouched(uint256 seed, uint256 n)
         internal
@@ -145,17 +147,30 @@ contract ClaimTreeFuzzTest is RollupFixture {
         rollup.claim(1, a, forged, p);
     }
 
-    /// The touched hash and its 128-bit limbs in the instances, for any list.
-    function testFuzz_touchedHashAndInstances(uint256[] calldata raw, uint256 reward) public view {
-        vm.assume(raw.length > 0);
+    /// The touched-list challenge r and evaluation h in the instances, for any list and header:
+    /// equal to the plain-Solidity reference, both below p.
+    function testFuzz_touchedChallengeAndInstances(
+        uint256[] calldata raw,
+        uint256 reward,
+        uint256 batchCommitment
+    ) public view {
         RewardRollup.BatchHeader memory h = _header(reward);
-        bytes32 th = rollup.touchedHash(raw);
-        assertEq(th, keccak256(abi.encodePacked(raw)));
+        h.batchCommitment = batchCommitment;
+        uint256 r = rollup.touchedChallenge(h, raw);
+        assertEq(r, TouchedRef.challenge(h, raw));
+        assertLt(r, TouchedRef.P);
+        uint256 ev = rollup.touchedEvaluation(r, raw);
+        assertEq(ev, TouchedRef.evaluation(r, raw));
+        assertLt(ev, TouchedRef.P);
         uint256[8] memory ins = rollup.publicInstances(h, raw);
-        assertEq((ins[6] << 128) | ins[7], uint256(th));
-        assertLt(ins[6], 1 << 128);
-        assertLt(ins[7], 1 << 128);
+        uint256[8] memory ref = TouchedRef.instances(h, raw);
+        for (uint256 i; i < 8; ++i) {
+            assertEq(ins[i], ref[i]);
+        }
+        assertEq(ins[6], r);
+        assertEq(ins[7], ev);
         assertEq(ins[5], reward);
+        assertEq(ins[2], batchCommitment);
         assertEq(ins[0], h.prevRoot);
     }
 

@@ -82,7 +82,7 @@ contract GasTest is RollupFixture {
     }
 
     function test_gas_submitBatch_256() public {
-        assertLt(_submitGas(256), 160_000);
+        assertLt(_submitGas(256), 180_000);
     }
 
     function test_gas_submitBatch_firstBatch() public {

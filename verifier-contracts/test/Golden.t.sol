@@ -9,10 +9,11 @@ import {MockVerifier} from "./mocks/MockVerifier.sol";
 import {MockERC20} from "./mocks/MockERC20.sol";
 import {ClaimTreeRef} from "./utils/ClaimTreeRef.sol";
 import {RollupFixture} from "./utils/RollupFixture.sol";
+import {TouchedRef} from "./utils/TouchedRef.sol";
 
 /// @notice Golden vectors written by merit-core (`fixtures/golden/`): the contract must agree
-///         with the Rust implementation bit for bit on claim trees, touched hashes and the
-///         public-instance layout.
+///         with the Rust implementation bit for bit on claim trees, the touched-list challenge
+///         and evaluation, and the public-instance layout.
 contract GoldenTest is RollupFixture {
     string internal constant CLAIM_TREES = "/../fixtures/golden/claim_trees.json";
 
@@ -95,7 +96,8 @@ contract GoldenTest is RollupFixture {
     struct Batch {
         RewardRollup.BatchHeader header;
         uint256[] words;
-        bytes32 touchedHash;
+        uint256 touchedChallenge;
+        uint256 touchedEvaluation;
         bytes32 claimRoot;
         uint256[] instances;
     }
@@ -110,7 +112,9 @@ contract GoldenTest is RollupFixture {
         b.header.policyCommitment = uint256(vm.parseJsonBytes32(json, ".output.policy_commitment"));
         b.header.totalReward = vm.parseUint(vm.parseJsonString(json, ".output.total_reward"));
         (b.words,) = _touchedFrom(json, ".output.touched");
-        b.touchedHash = vm.parseJsonBytes32(json, ".output.touched_hash");
+        assertFalse(vm.keyExistsJson(json, ".output.touched_hash"), "stale fixture");
+        b.touchedChallenge = uint256(vm.parseJsonBytes32(json, ".output.touched_challenge"));
+        b.touchedEvaluation = uint256(vm.parseJsonBytes32(json, ".output.touched_evaluation"));
         b.claimRoot = vm.parseJsonBytes32(json, ".output.claim_root");
         bytes32[] memory ins = vm.parseJsonBytes32Array(json, ".public_instances");
         b.instances = new uint256[](ins.length);
@@ -121,7 +125,14 @@ contract GoldenTest is RollupFixture {
 
     function _checkAndSubmit(Batch memory b, bytes memory proof) internal {
         assertEq(b.instances.length, 8);
-        assertEq(rollup.touchedHash(b.words), b.touchedHash, "touched hash");
+        uint256 r = rollup.touchedChallenge(b.header, b.words);
+        assertEq(r, b.touchedChallenge, "touched challenge");
+        assertEq(r, TouchedRef.challenge(b.header, b.words), "touched challenge (reference)");
+        uint256 ev = rollup.touchedEvaluation(r, b.words);
+        assertEq(ev, b.touchedEvaluation, "touched evaluation");
+        assertEq(ev, TouchedRef.evaluation(r, b.words), "touched evaluation (reference)");
+        assertEq(b.instances[6], b.touchedChallenge, "fixture instance 6");
+        assertEq(b.instances[7], b.touchedEvaluation, "fixture instance 7");
         uint256[8] memory ins = rollup.publicInstances(b.header, b.words);
         for (uint256 i; i < 8; ++i) {
             assertEq(ins[i], b.instances[i], "public instance");
@@ -152,7 +163,8 @@ contract GoldenTest is RollupFixture {
     }
 
     /// batch_d8_1 then batch_d8_2 (the batch after it) settle in sequence with merit-core's
-    /// touched hash, instance array and claim root; then every account claims everything.
+    /// touched challenge and evaluation, instance array and claim root; then every account
+    /// claims everything.
     function test_golden_batchesD8() public {
         Batch memory b1 = _batch("batch_d8_1.json");
         Batch memory b2 = _batch("batch_d8_2.json");

@@ -14,6 +14,7 @@ import {FeeOnTransferToken} from "./mocks/FeeOnTransferToken.sol";
 import {ReentrantToken} from "./mocks/ReentrantToken.sol";
 import {ClaimTreeRef} from "./utils/ClaimTreeRef.sol";
 import {RollupFixture} from "./utils/RollupFixture.sol";
+import {TouchedRef} from "./utils/TouchedRef.sol";
 
 /// @notice Unit tests: every path and every custom error of RewardRollup.
 contract RewardRollupTest is RollupFixture {
@@ -32,7 +33,7 @@ contract RewardRollupTest is RollupFixture {
         uint256 newRoot,
         bytes32 claimRoot,
         uint256 totalReward,
-        bytes32 touchedHash,
+        uint256 challenge,
         uint256 touchedCount
     );
     event Claimed(
@@ -137,10 +138,10 @@ contract RewardRollupTest is RollupFixture {
         uint256[] memory w = _abc(100, 200, 300);
         RewardRollup.BatchHeader memory h = _header(600);
         bytes32 root = ClaimTreeRef.root(ClaimTreeRef.leaves(w));
-        bytes32 th = keccak256(abi.encodePacked(w));
+        uint256 r = TouchedRef.challenge(h, w);
 
         vm.expectEmit(true, true, true, true, address(rollup));
-        emit BatchSettled(1, GENESIS, h.newRoot, root, 600, th, 3);
+        emit BatchSettled(1, GENESIS, h.newRoot, root, 600, r, 3);
         vm.prank(stranger); // anyone may submit a proven batch
         rollup.submitBatch(h, w, hex"01020304");
 
@@ -149,6 +150,31 @@ contract RewardRollupTest is RollupFixture {
         assertEq(rollup.lastBatchId(), 1);
         assertEq(rollup.totalRewarded(), 600);
         assertEq(verifier.calls(), 1);
+    }
+
+    /// @dev r and h of `_abc(100, 200, 300)` under `h`, written out from their definitions.
+    function _bindAbcByHand(RewardRollup.BatchHeader memory h, uint256[] memory w)
+        internal
+        view
+        returns (uint256 r, uint256 ev)
+    {
+        assertEq(w.length, 3);
+        uint256 p = TouchedRef.P;
+        bytes memory header = abi.encodePacked(
+            h.prevRoot,
+            h.newRoot,
+            h.batchCommitment,
+            h.modelCommitment,
+            h.policyCommitment,
+            h.totalReward
+        );
+        r = uint256(keccak256(abi.encodePacked(header, w[0], w[1], w[2]))) % p;
+        uint256 r2 = mulmod(r, r, p);
+        // (alice + 100 r) + (bob + 200 r) r^2 + (carol + 300 r) r^4
+        uint256 e0 = addmod(uint160(alice), mulmod(100, r, p), p);
+        uint256 e1 = addmod(uint160(bob), mulmod(200, r, p), p);
+        uint256 e2 = addmod(uint160(carol), mulmod(300, r, p), p);
+        ev = addmod(e0, addmod(mulmod(e1, r2, p), mulmod(e2, mulmod(r2, r2, p), p), p), p);
     }
 
     function test_submitBatch_verifierCalldataIsInstancesThenProof() public {
@@ -164,8 +190,8 @@ contract RewardRollupTest is RollupFixture {
         bytes memory got = verifier.lastInput();
         assertEq(got.length, 8 * 32 + proof.length);
         assertEq(got, expected);
-        // word by word, in the protocol order
-        bytes32 th = keccak256(abi.encodePacked(w));
+        // word by word, in the protocol order: r and h written out from their definitions
+        (uint256 r, uint256 ev) = _bindAbcByHand(h, w);
         uint256[8] memory order = [
             h.prevRoot,
             h.newRoot,
@@ -173,8 +199,8 @@ contract RewardRollupTest is RollupFixture {
             h.modelCommitment,
             h.policyCommitment,
             h.totalReward,
-            uint256(th) >> 128,
-            uint256(th) & ((1 << 128) - 1)
+            r,
+            ev
         ];
         for (uint256 i; i < 8; ++i) {
             uint256 word;
@@ -188,7 +214,33 @@ contract RewardRollupTest is RollupFixture {
         for (uint256 i; i < 8; ++i) {
             assertEq(viewIns[i], ins[i]);
         }
-        assertEq(rollup.touchedHash(w), th);
+        assertEq(rollup.touchedChallenge(h, w), r);
+        assertEq(rollup.touchedEvaluation(r, w), ev);
+    }
+
+    /// The proof's instances 6 and 7 change with the list (and r with any header field), so the
+    /// verifier sees a different statement for any other list.
+    function test_submitBatch_instancesBindListAndHeader() public {
+        _fund(1000);
+        uint256[] memory w = _abc(100, 200, 300);
+        RewardRollup.BatchHeader memory h = _header(600);
+        uint256[8] memory ins = rollup.publicInstances(h, w);
+
+        uint256[] memory w2 = _abc(100, 201, 299); // same total, one unit moved
+        uint256[8] memory ins2 = rollup.publicInstances(h, w2);
+        assertTrue(ins2[6] != ins[6], "r binds the list");
+        assertTrue(ins2[7] != ins[7], "h binds the list");
+        assertTrue(rollup.touchedEvaluation(ins[6], w2) != ins[7], "h at the same r");
+
+        RewardRollup.BatchHeader memory h2 = _header(600);
+        h2.batchCommitment ^= 1;
+        assertTrue(rollup.touchedChallenge(h2, w) != ins[6], "r binds the header");
+        h2 = _header(600);
+        h2.batchId = 77; // not an instance: r ignores it
+        assertEq(rollup.touchedChallenge(h2, w), ins[6], "batchId not hashed");
+
+        rollup.submitBatch(h, w2, hex"00");
+        assertEq(verifier.lastInput(), abi.encodePacked(ins2, hex"00"));
     }
 
     function test_submitBatch_emptyProofStillCallsVerifier() public {

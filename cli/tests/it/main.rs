@@ -227,13 +227,170 @@ fn demo_runs_the_native_loop_and_writes_artifacts() {
 
 #[test]
 fn unavailable_commands_say_so() {
-    for args in [
-        vec!["prove", "--batch", "x"],
-        vec!["prover"],
-        vec!["model", "import", "m.onnx"],
-        vec!["circuit", "stats"],
-    ] {
+    for args in [vec!["prover"], vec!["deploy"], vec!["submit"]] {
         let err = stderr(merit().args(&args));
         assert!(err.contains("is not available yet"), "{args:?}: {err}");
     }
+}
+
+fn onnx_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/onnx").join(name)
+}
+
+#[test]
+fn model_import_writes_a_model_that_scores_like_the_report_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.json");
+    let import = |extra: &[&str]| {
+        let mut cmd = merit();
+        cmd.args(["model", "import"])
+            .arg(onnx_fixture("mlp_16_32_1.onnx"))
+            .arg("--calibration")
+            .arg(onnx_fixture("mlp_16_32_1.calibration.json"))
+            .arg("--out")
+            .arg(&model)
+            .args(extra);
+        cmd
+    };
+
+    // The human report names the layers and the error, and the threshold's flips.
+    let out = import(&["--threshold", "8192"]).assert().success();
+    let table = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for expected in ["scale             2^14", "fc1, relu1", "max abs error", "0 flips"] {
+        assert!(table.contains(expected), "{expected:?} missing from\n{table}");
+    }
+
+    // JSON report; the policy's threshold is used.
+    let policy = dir.path().join("policy.json");
+    let mut policy_json = serde_json::to_value(merit_core::samples::sample_policy()).unwrap();
+    policy_json["threshold"] = Value::from(8192);
+    std::fs::write(&policy, policy_json.to_string()).unwrap();
+    let out = import(&["--json", "--policy"]).arg(&policy).assert().success();
+    let report: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["scale_bits"], 14);
+    assert_eq!(report["calibration"]["decision"]["threshold"], 8192);
+    assert_eq!(report["calibration"]["decision"]["flips"], 0);
+    assert!(report["calibration"]["max_abs_error_pct"].as_f64().unwrap() <= 0.5, "{report}");
+
+    // The written model is a merit-model/1 file with the reported commitment, and
+    // `merit model score` on round(x · 2^14) agrees with the library.
+    let written =
+        merit_core::QuantizedModel::from_json(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(
+        report["model_commitment"].as_str().unwrap(),
+        merit_core::field::fr_to_b256(&written.commitment()).to_string()
+    );
+    let samples: Value = serde_json::from_str(
+        &std::fs::read_to_string(onnx_fixture("mlp_16_32_1.calibration.json")).unwrap(),
+    )
+    .unwrap();
+    let features: Vec<Vec<i16>> = samples["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(32)
+        .map(|x| {
+            let x: Vec<f64> = serde_json::from_value(x.clone()).unwrap();
+            merit_core::onnx::quantize_features(&x, 14).unwrap()
+        })
+        .collect();
+    let features_path = dir.path().join("features.json");
+    std::fs::write(&features_path, serde_json::to_string(&features).unwrap()).unwrap();
+    let out = merit().args(["model", "score"]).arg(&model).arg(&features_path).assert().success();
+    let scores: Vec<i64> = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let expected: Vec<i64> = features.iter().map(|f| written.score(f).unwrap()).collect();
+    assert_eq!(scores, expected);
+
+    // Errors: a width other than the expected one, a scale that overflows, an unknown operator.
+    std::fs::remove_file(&model).unwrap();
+    let err = stderr(&mut import(&["--input-dim", "24"]));
+    assert!(err.contains("the model takes 16 input features, but 24 are expected"), "{err}");
+    let err = stderr(&mut import(&["--scale", "15"]));
+    assert!(err.contains("scale 2^15 overflows") && err.contains("largest scale that fits is 14"));
+    let err = stderr(
+        merit()
+            .args(["model", "import"])
+            .arg(onnx_fixture("unsupported_layernorm.onnx"))
+            .arg("--calibration")
+            .arg(onnx_fixture("unsupported_layernorm.calibration.json"))
+            .arg("--out")
+            .arg(&model),
+    );
+    assert!(
+        err.contains("unsupported operator LayerNormalization at node \"encoder/norm1\""),
+        "{err}"
+    );
+    assert!(!model.exists(), "a refused import wrote a model");
+}
+
+#[test]
+fn circuit_stats_reports_a_checked_in_configuration() {
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../circuits/configs/n16.json");
+    let out =
+        merit().args(["circuit", "stats", "--json", "--config"]).arg(&config).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["config"]["name"], "n16");
+    assert_eq!(report["stats"]["k"], 16);
+    let per_contribution = report["advice_cells_per_contribution"].as_u64().unwrap();
+    assert!(per_contribution > 1_000, "{report}");
+    let err = stderr(merit().args(["circuit", "stats", "--config", "missing.json"]));
+    assert!(err.contains("cannot read") && err.contains("missing.json"), "{err}");
+}
+
+/// Proves a golden batch offline with a configuration keyed for its shape, verifies the proof,
+/// and refuses a tampered one.
+#[test]
+fn prove_and_verify_a_golden_batch_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let vector = golden("batch_d8_1.json");
+    std::fs::write(dir.path().join("model.json"), vector["model"].to_string()).unwrap();
+    std::fs::write(dir.path().join("vector.json"), vector.to_string()).unwrap();
+    let config = serde_json::json!({
+        "name": "golden-d8", "k": 15, "lookup_bits": 14, "max_contributions": 8,
+        "max_accounts": 4, "depth": 8, "model": "model.json"
+    });
+    std::fs::write(dir.path().join("golden-d8.json"), config.to_string()).unwrap();
+    let common = |cmd: &mut Command| {
+        cmd.arg("--config")
+            .arg(dir.path().join("golden-d8.json"))
+            .arg("--keys")
+            .arg(dir.path().join("keys"))
+            .arg("--dev-srs");
+    };
+    let proof = dir.path().join("proof.json");
+    let mut prove = merit();
+    prove.args(["prove", "--vector"]).arg(dir.path().join("vector.json")).arg("--out").arg(&proof);
+    common(&mut prove);
+    let out = prove.output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("DEVELOPMENT SRS"), "the development SRS announces itself: {log}");
+
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&proof).unwrap()).unwrap();
+    assert_eq!(written["instances"], vector["public_instances"]);
+    let mut verify = merit();
+    verify.args(["verify", "--proof"]).arg(&proof);
+    common(&mut verify);
+    verify.assert().success();
+
+    // One public instance changed: refused, and the error says so.
+    let mut tampered = written.clone();
+    tampered["instances"][1] = vector["public_instances"][0].clone();
+    std::fs::write(&proof, tampered.to_string()).unwrap();
+    let mut verify = merit();
+    verify.args(["verify", "--proof"]).arg(&proof);
+    common(&mut verify);
+    let err = stderr(&mut verify);
+    assert!(err.contains("invalid proof"), "{err}");
+
+    // Without an SRS the prover refuses to guess.
+    let err = stderr(
+        merit()
+            .args(["verify", "--keys", "k", "--proof"])
+            .arg(&proof)
+            .arg("--config")
+            .arg(dir.path().join("golden-d8.json")),
+    );
+    assert!(err.contains("--srs"), "{err}");
 }

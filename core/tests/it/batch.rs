@@ -3,7 +3,7 @@
 use merit_core::{
     account_tree::compute_root,
     apply_batch,
-    batch::{batch_commitment, touched_hash, LeafUpdate},
+    batch::{batch_commitment, touched_challenge, touched_evaluation, LeafUpdate},
     claim_tree::{claim_leaf, verify_claim_proof},
     samples::{dev_domain, sample_contributions, sample_model, sample_policy, SplitMix64},
     Address, BatchApplied, BatchError, Contribution, Fr, Policy, QuantizedModel, State,
@@ -129,7 +129,28 @@ fn check_applied(
     assert_eq!(rebuilt.root(), state.root());
 
     // The touched list is hashed and every claim proof verifies; a changed amount does not.
-    assert_eq!(output.touched_hash, touched_hash(&output.touched));
+    // The touched list is bound by its challenge and evaluation; any changed entry, order or
+    // length changes the evaluation at the same challenge, and the challenge itself.
+    let header = [
+        output.prev_root,
+        output.new_root,
+        output.batch_commitment,
+        output.model_commitment,
+        output.policy_commitment,
+    ];
+    let r = touched_challenge(&header, output.total_reward, &output.touched);
+    assert_eq!(output.touched_challenge, r);
+    assert_eq!(output.touched_evaluation, touched_evaluation(r, &output.touched));
+    let mut changed = output.touched.clone();
+    changed[0].cumulative += 1;
+    assert_ne!(touched_evaluation(r, &changed), output.touched_evaluation);
+    assert_ne!(touched_challenge(&header, output.total_reward, &changed), r);
+    if output.touched.len() > 1 {
+        let mut swapped = output.touched.clone();
+        swapped.swap(0, 1);
+        assert_ne!(touched_evaluation(r, &swapped), output.touched_evaluation);
+    }
+    assert_ne!(touched_evaluation(r, &output.touched[1..]), output.touched_evaluation);
     for t in &output.touched {
         let proof = output.claim_proof(9, t.address).unwrap();
         assert!(proof.verify());

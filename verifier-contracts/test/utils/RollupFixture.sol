@@ -8,6 +8,7 @@ import {RewardRollup} from "../../src/RewardRollup.sol";
 import {MockVerifier} from "../mocks/MockVerifier.sol";
 import {MockERC20} from "../mocks/MockERC20.sol";
 import {ClaimTreeRef} from "./ClaimTreeRef.sol";
+import {TouchedRef} from "./TouchedRef.sol";
 
 /// @notice Deploys a RewardRollup with a mock verifier and a plain ERC-20, and builds batches.
 abstract contract RollupFixture is Test {
@@ -125,21 +126,12 @@ abstract contract RollupFixture is Test {
         return ClaimTreeRef.proof(ClaimTreeRef.leaves(words), index);
     }
 
+    /// @dev The instances computed by the plain-Solidity reference (`TouchedRef`).
     function _expectedInstances(RewardRollup.BatchHeader memory h, uint256[] memory words)
         internal
         pure
         returns (uint256[8] memory ins)
     {
-        bytes32 th = keccak256(abi.encodePacked(words));
-        ins = [
-            h.prevRoot,
-            h.newRoot,
-            h.batchCommitment,
-            h.modelCommitment,
-            h.policyCommitment,
-            h.totalReward,
-            uint256(th) >> 128,
-            uint256(th) & type(uint128).max
-        ];
+        return TouchedRef.instances(h, words);
     }
 }

@@ -1,0 +1,194 @@
+//! Batch circuit configurations: the shape a set of keys is made for, as a JSON file, and what a
+//! circuit of that shape costs ([`circuit_stats`]).
+//!
+//! ```json
+//! { "name": "n256", "k": 20, "lookup_bits": 19,
+//!   "max_contributions": 256, "max_accounts": 64, "depth": 24,
+//!   "model": "model-16-32-1.json" }
+//! ```
+//! `model` is a `merit-model/1` file, relative to the configuration file; the circuit fixes its
+//! shape (dimensions, scale, activations, range-check widths), not its weights.
+
+use std::path::{Path, PathBuf};
+
+use halo2_base::gates::circuit::CircuitBuilderStage;
+use merit_core::{
+    model::QuantizedModel,
+    samples::{dev_domain, sample_contributions, sample_policy, SplitMix64},
+    vectors::BatchVector,
+    Batch, State,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    batch::{build_batch_circuit, BatchCircuitError, BatchShape},
+    builder::{CircuitStats, MeritCircuitBuilder},
+    model::{ModelCircuitError, ModelShape},
+};
+
+/// A batch circuit configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitConfig {
+    /// A short name (used in key file names and reports).
+    pub name: String,
+    /// `log2` of the number of rows.
+    pub k: usize,
+    /// Width of halo2-base's range lookup (at most `k - 1`).
+    pub lookup_bits: usize,
+    /// Contribution slots `N`.
+    pub max_contributions: usize,
+    /// Account slots `M`.
+    pub max_accounts: usize,
+    /// Account-tree depth.
+    pub depth: usize,
+    /// The model file, relative to the configuration file.
+    pub model: PathBuf,
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file is not valid JSON of the expected form.
+    #[error("{path} is not a valid {what}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What it should be.
+        what: &'static str,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// The numbers do not make a circuit.
+    #[error("configuration {name}: {reason}")]
+    Invalid {
+        /// The configuration's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The model does not fit.
+    #[error(transparent)]
+    Model(#[from] ModelCircuitError),
+    /// The sample batch does not fit the shape.
+    #[error(transparent)]
+    Batch(#[from] BatchCircuitError),
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })
+}
+
+/// A configuration with its model, loaded and checked.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The configuration.
+    pub config: CircuitConfig,
+    /// Its model.
+    pub model: QuantizedModel,
+    /// The circuit shape.
+    pub shape: BatchShape,
+}
+
+impl CircuitConfig {
+    /// Reads a configuration file and its model.
+    pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let config: Self = serde_json::from_str(&read(path)?).map_err(|source| {
+            ConfigError::Parse { path: path.to_owned(), what: "circuit configuration", source }
+        })?;
+        let model_path = path.parent().unwrap_or(Path::new(".")).join(&config.model);
+        let model = QuantizedModel::from_json(&read(&model_path)?).map_err(|source| {
+            ConfigError::Parse { path: model_path, what: "merit-model/1 model", source }
+        })?;
+        config.with_model(model)
+    }
+
+    /// Checks the numbers and derives the shape for `model`.
+    pub fn with_model(self, model: QuantizedModel) -> Result<LoadedConfig, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid { name: self.name.clone(), reason };
+        if !(8..=26).contains(&self.k) {
+            return Err(invalid(format!("k = {} is outside 8..=26", self.k)));
+        }
+        if self.lookup_bits == 0 || self.lookup_bits >= self.k {
+            return Err(invalid(format!("lookup_bits = {} must be in 1..k", self.lookup_bits)));
+        }
+        if self.max_contributions == 0 || self.max_accounts == 0 {
+            return Err(invalid(
+                "a circuit needs at least one contribution and account slot".into(),
+            ));
+        }
+        if self.max_accounts > self.max_contributions {
+            return Err(invalid("more account slots than contribution slots".into()));
+        }
+        if !(1..=64).contains(&self.depth) {
+            return Err(invalid(format!("depth {} is outside 1..=64", self.depth)));
+        }
+        let shape = BatchShape {
+            max_contributions: self.max_contributions,
+            max_accounts: self.max_accounts,
+            depth: self.depth,
+            model: ModelShape::of(&model)?,
+        };
+        Ok(LoadedConfig { config: self, model, shape })
+    }
+}
+
+/// A full batch for `loaded`'s shape: `N` contributions from `M` new contributors (every slot
+/// real), on an empty tree, with the sample policy. Deterministic.
+pub fn sample_batch(loaded: &LoadedConfig) -> Result<BatchVector, ConfigError> {
+    let LoadedConfig { config, model, .. } = loaded;
+    let (n, m) = (config.max_contributions, config.max_accounts);
+    let entries: Vec<(u64, u64, usize)> =
+        (0..m).map(|i| (1000 + i as u64, 1, n / m + usize::from(i < n % m))).collect();
+    let mut rng = SplitMix64::new(config.k as u64);
+    let domain = dev_domain();
+    let contributions = sample_contributions(&mut rng, &domain, model.input_dim(), &entries);
+    let state = State::new(config.depth).map_err(|e| ConfigError::Invalid {
+        name: config.name.clone(),
+        reason: format!("depth: {e}"),
+    })?;
+    BatchVector::build(
+        &format!("sample batch for {}", config.name),
+        domain,
+        model.clone(),
+        sample_policy(),
+        state,
+        Batch { batch_id: 1, contributions },
+    )
+    .map_err(|e| ConfigError::Invalid {
+        name: config.name.clone(),
+        reason: format!("sample batch: {e}"),
+    })
+}
+
+/// Builds the circuit of `loaded` in the keygen stage on `vector` and returns what it uses.
+pub fn circuit_stats(
+    loaded: &LoadedConfig,
+    vector: &BatchVector,
+) -> Result<CircuitStats, ConfigError> {
+    let mut builder = MeritCircuitBuilder::new(
+        CircuitBuilderStage::Keygen,
+        loaded.config.k,
+        loaded.config.lookup_bits,
+    );
+    build_batch_circuit(&mut builder, &loaded.shape, vector)?;
+    let usable = (1usize << loaded.config.k) - crate::builder::UNUSABLE_ROWS;
+    if builder.tables.table_rows() >= usable {
+        return Err(ConfigError::Invalid {
+            name: loaded.config.name.clone(),
+            reason: format!("{} table rows do not fit 2^k rows", builder.tables.table_rows()),
+        });
+    }
+    builder.calculate_params();
+    Ok(builder.stats())
+}

@@ -1,0 +1,89 @@
+//! The checked-in circuit configurations (`circuits/configs/`): they load, their model file is
+//! the sample 16→32→1 model (`MERIT_BLESS=1` rewrites it), and the smallest one builds with its
+//! cost reported per contribution.
+
+use std::path::{Path, PathBuf};
+
+use merit_circuits::config::{circuit_stats, sample_batch, CircuitConfig, ConfigError};
+
+fn configs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
+}
+
+#[test]
+fn model_file_is_the_sample_model() {
+    let path = configs_dir().join("model-16-32-1.json");
+    let expected = serde_json::to_string_pretty(&merit_core::samples::sample_model(1)).unwrap();
+    if std::env::var_os("MERIT_BLESS").is_some() {
+        std::fs::write(&path, format!("{expected}\n")).unwrap();
+    }
+    let found = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(found.trim_end(), expected, "stale {path:?}: run with MERIT_BLESS=1");
+}
+
+#[test]
+fn every_configuration_loads() {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(configs_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('n') && name.ends_with(".json") {
+            let loaded = CircuitConfig::load(&path).unwrap();
+            assert_eq!(format!("{}.json", loaded.config.name), name);
+            assert_eq!(loaded.shape.depth, 24);
+            names.push(name);
+        }
+    }
+    names.sort();
+    assert_eq!(names, ["n1024.json", "n16.json", "n256.json"]);
+}
+
+#[test]
+fn bad_configurations_are_refused_with_a_reason() {
+    let loaded = CircuitConfig::load(&configs_dir().join("n16.json")).unwrap();
+    let with = |edit: fn(&mut CircuitConfig)| {
+        let mut config = loaded.config.clone();
+        edit(&mut config);
+        config.with_model(loaded.model.clone())
+    };
+    for (edit, needle) in [
+        ((|c| c.k = 30) as fn(&mut CircuitConfig), "k = 30"),
+        (|c| c.lookup_bits = 16, "lookup_bits = 16"),
+        (|c| c.max_accounts = 17, "more account slots"),
+        (|c| c.max_contributions = 0, "at least one"),
+        (|c| c.depth = 0, "depth 0"),
+    ] {
+        let err = with(edit).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+    let dir = tempdir();
+    let path = dir.join("broken.json");
+    std::fs::write(&path, "{ \"name\": 1 }").unwrap();
+    let err = CircuitConfig::load(&path).unwrap_err();
+    assert!(err.to_string().contains("not a valid circuit configuration"), "{err}");
+    let err = CircuitConfig::load(&dir.join("missing.json")).unwrap_err();
+    assert!(err.to_string().contains("cannot read"), "{err}");
+}
+
+fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("merit-configs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_smallest_configuration_builds_and_reports_its_cost() {
+    let loaded = CircuitConfig::load(&configs_dir().join("n16.json")).unwrap();
+    let vector = sample_batch(&loaded).unwrap();
+    assert_eq!(vector.batch.contributions.len(), 16);
+    assert_eq!(vector.output.touched.len(), 4);
+    let stats = circuit_stats(&loaded, &vector).unwrap();
+    println!("n16: {stats:?}, {} advice cells in all", stats.total_advice_cells());
+    assert_eq!(stats.k, 16);
+    // Degree ≤ 5 keeps the quotient on the 2^(k+2) extended domain (the Poseidon gate itself
+    // has degree 4; halo2-base's single-column layout can reach 5).
+    assert!(stats.degree <= 5, "degree {}", stats.degree);
+    // Every account slot: 4 paths of 24 levels and 3 leaf hashes of 2 permutations.
+    assert!(stats.permutations >= 4 * (4 * 24 + 6));
+}

@@ -1,0 +1,150 @@
+//! The prover end to end at a tiny configuration, with the development SRS: keygen, key caching,
+//! proving and native verification; tampered proofs, instances, key files, configurations and
+//! SRS files are refused with errors that say what is wrong.
+
+use std::path::Path;
+
+use alloy_primitives::B256;
+use halo2_base::halo2_proofs::{
+    halo2curves::bn256::Bn256, poly::kzg::commitment::ParamsKZG, SerdeFormat,
+};
+use merit_circuits::config::{sample_batch, CircuitConfig, LoadedConfig};
+use merit_prover::{evm::verifier_solidity, prove, verify, KeyStore, ProverError, Srs};
+use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
+
+/// The error of a call that must fail (without printing what it returned otherwise: keys are
+/// large).
+fn refused<T>(result: Result<T, ProverError>) -> ProverError {
+    match result {
+        Ok(_) => panic!("accepted where it must be refused"),
+        Err(err) => err,
+    }
+}
+
+/// A tiny configuration (4 contributions, 2 accounts, depth 8, the 4→8→1 tanh model).
+fn tiny_config(dir: &Path, name: &str, lookup_bits: usize) -> LoadedConfig {
+    let model = merit_core::samples::sample_tanh_model(2);
+    std::fs::write(dir.join("model.json"), serde_json::to_string(&model).unwrap()).unwrap();
+    let config = serde_json::json!({
+        "name": name, "k": 14, "lookup_bits": lookup_bits,
+        "max_contributions": 4, "max_accounts": 2, "depth": 8, "model": "model.json"
+    });
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, config.to_string()).unwrap();
+    CircuitConfig::load(&path).unwrap()
+}
+
+#[test]
+fn keys_are_cached_proofs_verify_and_tampering_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(dir.path(), "tiny", 13);
+    let srs = Srs::development(14);
+    let store = KeyStore::new(dir.path().join("keys"));
+
+    let keys = store.load_or_generate(&config, &srs).unwrap();
+    assert!(keys.generated);
+    let vector = sample_batch(&config).unwrap();
+    let proof = prove(&srs, &keys, &vector).unwrap();
+    assert_eq!(proof.instance_values().unwrap(), vector.public_instances[..proof.instances.len()]);
+    verify(srs.params(), keys.vk(), &proof).unwrap();
+
+    // Loaded from the cache, the keys verify the same proof.
+    let cached = store.load_or_generate(&config, &srs).unwrap();
+    assert!(!cached.generated);
+    verify(srs.params(), cached.vk(), &proof).unwrap();
+
+    // One changed instance, or one changed proof byte: refused.
+    for i in 0..proof.instances.len() {
+        let mut changed = proof.clone();
+        let mut word = changed.instances[i].0;
+        word[31] ^= 1;
+        changed.instances[i] = B256::from(word);
+        let err = verify(srs.params(), keys.vk(), &changed).unwrap_err();
+        assert!(matches!(err, ProverError::BadProof { .. }), "instance {i}: {err}");
+    }
+    let mut changed = proof.clone();
+    let mut bytes = changed.proof.to_vec();
+    bytes[100] ^= 1;
+    changed.proof = bytes.into();
+    assert!(verify(srs.params(), keys.vk(), &changed).is_err());
+
+    // The Solidity verifier comes out of the same key.
+    let solidity = verifier_solidity(srs.params(), keys.vk(), proof.instances.len());
+    assert!(solidity.contains("contract Halo2Verifier"), "{}", &solidity[..200]);
+    assert!(solidity.contains("pragma solidity ^0.8.19;"));
+}
+
+#[test]
+fn damaged_or_foreign_key_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(dir.path(), "tiny", 13);
+    let srs = Srs::development(14);
+    let store = KeyStore::new(dir.path().join("keys"));
+    store.load_or_generate(&config, &srs).unwrap();
+
+    // Another lookup width under the same name: another circuit.
+    let other = tiny_config(dir.path(), "tiny", 12);
+    let err = refused(store.load_or_generate(&other, &srs));
+    assert!(matches!(err, ProverError::KeyMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("tiny.circuit.json"), "{err}");
+    let config = tiny_config(dir.path(), "tiny", 13);
+
+    // Another SRS (another secret).
+    let foreign_path = dir.path().join("foreign.srs");
+    let foreign = ParamsKZG::<Bn256>::setup(14, ChaCha20Rng::from_seed([9; 32]));
+    let mut file = std::fs::File::create(&foreign_path).unwrap();
+    foreign.write_custom(&mut file, SerdeFormat::RawBytes).unwrap();
+    drop(file);
+    let foreign = Srs::load(&foreign_path, 14).unwrap();
+    let err = refused(store.load(&config, &foreign));
+    assert!(matches!(err, ProverError::KeyMismatch { .. }), "{err}");
+
+    // A flipped byte in the proving key.
+    let pk = store.pk_path("tiny");
+    let mut bytes = std::fs::read(&pk).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&pk, &bytes).unwrap();
+    let err = refused(store.load(&config, &srs));
+    assert!(matches!(err, ProverError::CorruptKey { .. }), "{err}");
+    assert!(err.to_string().contains("checksum"), "{err}");
+
+    // A truncated circuit file.
+    let circuit = store.circuit_path("tiny");
+    let text = std::fs::read_to_string(&circuit).unwrap();
+    std::fs::write(&circuit, &text[..text.len() / 2]).unwrap();
+    let err = refused(store.load(&config, &srs));
+    assert!(matches!(err, ProverError::CorruptKey { .. }), "{err}");
+}
+
+/// Writes the development SRS of `2^k` points to a file.
+fn write_srs(dir: &Path, k: u32) -> std::path::PathBuf {
+    let path = dir.join(format!("srs-{k}.bin"));
+    Srs::development(k).write(&path).unwrap();
+    path
+}
+
+#[test]
+fn srs_files_load_downsize_and_refuse_what_they_cannot_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_srs(dir.path(), 10);
+    let same = Srs::load(&path, 10).unwrap();
+    assert_eq!(same.fingerprint(), Srs::development(10).fingerprint());
+    let smaller = Srs::load(&path, 8).unwrap();
+    assert_eq!(smaller.k(), 8);
+    assert_ne!(smaller.fingerprint(), same.fingerprint());
+
+    let err = refused(Srs::load(&path, 11));
+    assert!(matches!(err, ProverError::SrsTooSmall { found: 10, k: 11, .. }), "{err}");
+    let err = refused(Srs::load(&dir.path().join("missing.srs"), 8));
+    assert!(err.to_string().contains("cannot open SRS"), "{err}");
+    let garbage = dir.path().join("garbage.srs");
+    std::fs::write(&garbage, b"not an srs").unwrap();
+    let err = refused(Srs::load(&garbage, 8));
+    assert!(err.to_string().contains("not a halo2 KZG SRS"), "{err}");
+    // A valid header with a truncated body.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&garbage, &bytes[..bytes.len() - 1]).unwrap();
+    let err = refused(Srs::load(&garbage, 8));
+    assert!(err.to_string().contains("not a halo2 KZG SRS"), "{err}");
+}
