@@ -1,6 +1,6 @@
-//! The checked-in circuit configurations (`circuits/configs/`): they load, their model file is
-//! the sample 16→32→1 model (`MERIT_BLESS=1` rewrites it), and the smallest one builds with its
-//! cost reported per contribution.
+//! The checked-in circuit configurations (`circuits/configs/`): they load, their model files are
+//! the sample 16→32→1 model and the tiny 4→8→1 tanh model of `tiny.json` (`MERIT_BLESS=1`
+//! rewrites them), and the smallest benchmark configuration builds with its cost reported.
 
 use std::path::{Path, PathBuf};
 
@@ -11,14 +11,19 @@ fn configs_dir() -> PathBuf {
 }
 
 #[test]
-fn model_file_is_the_sample_model() {
-    let path = configs_dir().join("model-16-32-1.json");
-    let expected = serde_json::to_string_pretty(&merit_core::samples::sample_model(1)).unwrap();
-    if std::env::var_os("MERIT_BLESS").is_some() {
-        std::fs::write(&path, format!("{expected}\n")).unwrap();
+fn model_files_are_the_sample_models() {
+    for (file, model) in [
+        ("model-16-32-1.json", merit_core::samples::sample_model(1)),
+        ("model-4-8-1-tanh.json", merit_core::samples::sample_tanh_model(2)),
+    ] {
+        let path = configs_dir().join(file);
+        let expected = serde_json::to_string_pretty(&model).unwrap();
+        if std::env::var_os("MERIT_BLESS").is_some() {
+            std::fs::write(&path, format!("{expected}\n")).unwrap();
+        }
+        let found = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(found.trim_end(), expected, "stale {path:?}: run with MERIT_BLESS=1");
     }
-    let found = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(found.trim_end(), expected, "stale {path:?}: run with MERIT_BLESS=1");
 }
 
 #[test]
@@ -36,6 +41,8 @@ fn every_configuration_loads() {
     }
     names.sort();
     assert_eq!(names, ["n1024.json", "n16.json", "n256.json"]);
+    let tiny = CircuitConfig::load(&configs_dir().join("tiny.json")).unwrap();
+    assert_eq!((tiny.config.max_contributions, tiny.config.max_accounts), (4, 2));
 }
 
 #[test]

@@ -403,9 +403,10 @@ fn import_table(args: &ModelImportArgs, report: &merit_core::onnx::ImportReport)
         merit_core::field::fr_to_b256(&report.model_commitment)
     );
     let _ = writeln!(t);
+    let nodes = report.layers.iter().map(|l| l.nodes.join(", ").len()).max().unwrap_or(0).max(5);
     let _ = writeln!(
         t,
-        "  {:<5} {:<34} {:>9} {:<10} {:>24} {:>24} {:>24} {:>32}",
+        "  {:<5} {:<nodes$} {:>9} {:<10} {:>24} {:>24} {:>24} {:>32}",
         "layer",
         "nodes",
         "in->out",
@@ -421,17 +422,19 @@ fn import_table(args: &ModelImportArgs, report: &merit_core::onnx::ImportReport)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let _ = writeln!(
-            t,
-            "  {:<5} {:<34} {:>9} {:<10} {:>24} {:>24} {:>24} {:>32}",
-            i,
+        let columns = [
             layer.nodes.join(", "),
             format!("{}->{}", layer.input_dim, layer.output_dim),
-            activation,
             format!("[{:.4}, {:.4}]", w.float_min, w.float_max),
             format!("[{}, {}]", w.quantized_min, w.quantized_max),
             format!("[{:.4}, {:.4}]", b.float_min, b.float_max),
             format!("[{}, {}]", b.quantized_min, b.quantized_max),
+        ];
+        let [names, shape, wf, wq, bf, bq] = &columns;
+        let _ = writeln!(
+            t,
+            "  {i:<5} {names:<nodes$} {shape:>9} {activation:<10} \
+             {wf:>24} {wq:>24} {bf:>24} {bq:>32}"
         );
     }
     let c = &report.calibration;

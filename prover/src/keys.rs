@@ -222,8 +222,8 @@ pub fn keygen(config: &LoadedConfig, srs: &Srs) -> Result<BatchKeys, ProverError
     build_batch_circuit(&mut builder, &config.shape, &vector)
         .map_err(|e| ProverError::Config(e.into()))?;
     let params = builder.calculate_params();
-    let vk = keygen_vk(srs.params(), &builder).map_err(ProverError::Halo2)?;
-    let pk = keygen_pk(srs.params(), vk, &builder).map_err(ProverError::Halo2)?;
+    let vk = keygen_vk(srs.params(), &builder).map_err(|e| ProverError::halo2("keygen", e))?;
+    let pk = keygen_pk(srs.params(), vk, &builder).map_err(|e| ProverError::halo2("keygen", e))?;
     let break_points = builder.base.break_points();
     Ok(BatchKeys { config: config.clone(), params, break_points, pk, generated: true })
 }

@@ -13,6 +13,7 @@
 //!
 //! Still to come: the prover worker that leases batches from the sequencer, and the benchmarks.
 
+pub mod bench;
 pub mod evm;
 pub mod keys;
 pub mod proof;
@@ -24,7 +25,7 @@ use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{BatchKeys, KeyStore};
-pub use proof::{prove, verify, BatchProof};
+pub use proof::{prove, prove_timed, verify, BatchProof, ProveTimings};
 pub use srs::Srs;
 
 /// Which proving backend this build uses.
@@ -99,9 +100,15 @@ pub enum ProverError {
     /// The batch does not fit the circuit or disagrees with it.
     #[error("batch: {0}")]
     Batch(String),
-    /// halo2 failed.
-    #[error("halo2: {0:?}")]
-    Halo2(halo2_base::halo2_proofs::plonk::Error),
+    /// halo2 failed (the CPU and the CUDA backends have different error types, so the error is
+    /// kept as its description).
+    #[error("halo2 {phase}: {reason}")]
+    Halo2 {
+        /// keygen or proving.
+        phase: &'static str,
+        /// halo2's error.
+        reason: String,
+    },
     /// A proof does not verify or is malformed.
     #[error("invalid proof: {reason}")]
     BadProof {
@@ -113,5 +120,9 @@ pub enum ProverError {
 impl ProverError {
     fn io(context: String, source: std::io::Error) -> Self {
         Self::Io { context, source }
+    }
+
+    fn halo2(phase: &'static str, err: impl std::fmt::Debug) -> Self {
+        Self::Halo2 { phase, reason: format!("{err:?}") }
     }
 }

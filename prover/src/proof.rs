@@ -1,6 +1,8 @@
 //! Proving a batch and verifying the proof natively, with the EVM transcript (keccak
 //! Fiat–Shamir, SHPLONK) so the same bytes verify in the generated Solidity verifier.
 
+use std::time::{Duration, Instant};
+
 use alloy_primitives::{Bytes, B256};
 use halo2_base::halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
@@ -66,9 +68,30 @@ impl BatchProof {
     }
 }
 
+/// How long the phases of [`prove_timed`] took.
+#[derive(Debug, Clone, Copy)]
+pub struct ProveTimings {
+    /// Building the circuit's witness from the batch.
+    pub witness: Duration,
+    /// `create_proof`.
+    pub proof: Duration,
+    /// Native verification.
+    pub verify: Duration,
+}
+
 /// Builds the batch circuit for `vector` in the prover stage and proves it, then verifies the
 /// proof natively before returning it.
 pub fn prove(srs: &Srs, keys: &BatchKeys, vector: &BatchVector) -> Result<BatchProof, ProverError> {
+    prove_timed(srs, keys, vector).map(|(proof, _)| proof)
+}
+
+/// [`prove`], and how long each phase took.
+pub fn prove_timed(
+    srs: &Srs,
+    keys: &BatchKeys,
+    vector: &BatchVector,
+) -> Result<(BatchProof, ProveTimings), ProverError> {
+    let start = Instant::now();
     let mut builder = MeritCircuitBuilder::prover(keys.params.clone(), keys.break_points.clone());
     let instances = build_batch_circuit(&mut builder, &keys.config.shape, vector)
         .map_err(|e| ProverError::Batch(e.to_string()))?;
@@ -78,6 +101,8 @@ pub fn prove(srs: &Srs, keys: &BatchKeys, vector: &BatchVector) -> Result<BatchP
             "the circuit's public instances differ from the batch output".into(),
         ));
     }
+    let witness = start.elapsed();
+    let start = Instant::now();
     let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
     create_proof::<
         KZGCommitmentScheme<Bn256>,
@@ -94,7 +119,7 @@ pub fn prove(srs: &Srs, keys: &BatchKeys, vector: &BatchVector) -> Result<BatchP
         StdRng::from_entropy(),
         &mut transcript,
     )
-    .map_err(ProverError::Halo2)?;
+    .map_err(|e| ProverError::halo2("proving", e))?;
     let proof = BatchProof {
         config: keys.config.config.name.clone(),
         batch_id: vector.batch.batch_id,
@@ -102,8 +127,10 @@ pub fn prove(srs: &Srs, keys: &BatchKeys, vector: &BatchVector) -> Result<BatchP
         proof: transcript.finalize().into(),
         backend: Backend::CURRENT,
     };
+    let proved = start.elapsed();
+    let start = Instant::now();
     verify(srs.params(), keys.vk(), &proof)?;
-    Ok(proof)
+    Ok((proof, ProveTimings { witness, proof: proved, verify: start.elapsed() }))
 }
 
 /// Verifies `proof` natively against `vk`.

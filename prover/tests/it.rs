@@ -9,7 +9,10 @@ use halo2_base::halo2_proofs::{
     halo2curves::bn256::Bn256, poly::kzg::commitment::ParamsKZG, SerdeFormat,
 };
 use merit_circuits::config::{sample_batch, CircuitConfig, LoadedConfig};
-use merit_prover::{evm::verifier_solidity, prove, verify, KeyStore, ProverError, Srs};
+use merit_prover::{
+    evm::verifier_solidity, keys::keygen, prove, verify, Backend, BatchProof, KeyStore,
+    ProverError, Srs,
+};
 use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 
 /// The error of a call that must fail (without printing what it returned otherwise: keys are
@@ -147,4 +150,34 @@ fn srs_files_load_downsize_and_refuse_what_they_cannot_serve() {
     std::fs::write(&garbage, &bytes[..bytes.len() - 1]).unwrap();
     let err = refused(Srs::load(&garbage, 8));
     assert!(err.to_string().contains("not a halo2 KZG SRS"), "{err}");
+}
+
+/// A proof of the checked-in `tiny` configuration made by the CUDA backend on an H100
+/// (`scripts/build-cuda-prover.sh`, then `scripts/gpu-bench.sh --smoke`) verifies with this
+/// build's CPU verifier, and with one changed byte it does not. When the circuit changes, this
+/// fixture must be made again on a GPU host.
+#[test]
+fn a_proof_from_the_cuda_backend_verifies_on_the_cpu() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = CircuitConfig::load(&root.join("circuits/configs/tiny.json")).unwrap();
+    let fixture = root.join("fixtures/proofs/tiny.cuda.proof.json");
+    let proof: BatchProof =
+        serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    assert_eq!(proof.backend, Backend::Cuda);
+    let vector = sample_batch(&config).unwrap();
+    assert_eq!(proof.instance_values().unwrap(), vector.public_instances[..proof.instances.len()]);
+
+    let srs = Srs::development(14);
+    let keys = keygen(&config, &srs).unwrap();
+    verify(srs.params(), keys.vk(), &proof).unwrap_or_else(|e| {
+        panic!(
+            "{fixture:?} no longer verifies ({e}); if the circuit changed, remake it on a GPU host"
+        )
+    });
+    let mut changed = proof.clone();
+    let mut bytes = changed.proof.to_vec();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    changed.proof = bytes.into();
+    refused(verify(srs.params(), keys.vk(), &changed));
 }
