@@ -95,9 +95,10 @@ pub(crate) struct VerifierArgs {
     circuit: CircuitArgs,
     #[command(flatten)]
     keys: KeyArgs,
-    /// Where to write the Solidity verifier.
-    #[arg(long, default_value = "verifier-contracts/src/generated/BatchVerifier.sol")]
-    out: PathBuf,
+    /// Where to write the Solidity verifier (default:
+    /// `verifier-contracts/src/generated/<Config>BatchVerifier.sol`).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 fn load_config(args: &CircuitArgs) -> Result<LoadedConfig> {
@@ -212,9 +213,18 @@ pub(crate) fn generate_verifier(args: VerifierArgs) -> Result<()> {
     let srs = args.keys.srs(config.config.k as u32)?;
     let keys = KeyStore::new(&args.keys.keys).load_or_generate(&config, &srs)?;
     let instances = merit_circuits::batch::CIRCUIT_INSTANCES;
-    let solidity = verifier_solidity(srs.params(), keys.vk(), instances);
-    write_file(&args.out, &solidity)?;
-    println!("wrote {} ({} public instances)", args.out.display(), instances);
+    let name = &config.config.name;
+    let solidity = verifier_solidity(srs.params(), keys.vk(), instances, name);
+    let out = args.out.clone().unwrap_or_else(|| {
+        Path::new("verifier-contracts").join(merit_prover::evm::verifier_source_path(name))
+    });
+    write_file(&out, &solidity)?;
+    println!(
+        "wrote {} (contract {}, {} public instances)",
+        out.display(),
+        merit_prover::evm::verifier_contract_name(name),
+        instances
+    );
     Ok(())
 }
 

@@ -72,8 +72,8 @@ fn keys_are_cached_proofs_verify_and_tampering_is_refused() {
     assert!(verify(srs.params(), keys.vk(), &changed).is_err());
 
     // The Solidity verifier comes out of the same key.
-    let solidity = verifier_solidity(srs.params(), keys.vk(), proof.instances.len());
-    assert!(solidity.contains("contract Halo2Verifier"), "{}", &solidity[..200]);
+    let solidity = verifier_solidity(srs.params(), keys.vk(), proof.instances.len(), "tiny");
+    assert!(solidity.contains("contract TinyBatchVerifier"), "{}", &solidity[..400]);
     assert!(solidity.contains("pragma solidity ^0.8.19;"));
 }
 
