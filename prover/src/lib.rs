@@ -2,8 +2,9 @@
 //!
 //! Proves Merit batches: the KZG SRS ([`srs`]: a ceremony file, or a loud development SRS),
 //! proving and verifying keys cached on disk per circuit configuration ([`keys`]), proofs made
-//! with the EVM transcript and verified natively before they are returned ([`proof`]), and the
-//! generated Solidity verifier ([`evm`]).
+//! with the EVM transcript and verified natively before they are returned ([`proof`]), the
+//! generated Solidity verifier ([`evm`]), and the worker that leases sealed batches from a
+//! sequencer, proves them and uploads the proofs ([`worker`], over the protocol of [`job`]).
 //!
 //! **Backends.** halo2 is imported only through `halo2_base::halo2_proofs`; the `cuda` feature
 //! turns on halo2-base's `cuda`, which swaps halo2-axiom for halo2-axiom-gpu in the whole build,
@@ -11,13 +12,15 @@
 //! `--features cuda` build ([`Backend::CURRENT`] says which). Keys are byte-identical between
 //! the two and GPU proofs verify with the CPU verifier.
 //!
-//! Still to come: the prover worker that leases batches from the sequencer, and the benchmarks.
+//! Still to come: aggregation of several batch proofs into one EVM proof.
 
 pub mod bench;
 pub mod evm;
+pub mod job;
 pub mod keys;
 pub mod proof;
 pub mod srs;
+pub mod worker;
 
 use std::path::PathBuf;
 

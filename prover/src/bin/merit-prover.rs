@@ -5,6 +5,8 @@
 //! ```text
 //! merit-prover bench --config circuits/configs/n16.json --dev-srs --repeat 3 --out bench-out/
 //! merit-prover verify --config circuits/configs/n16.json --dev-srs --proof bench-out/n16.cuda.proof.json
+//! merit-prover worker --sequencer http://127.0.0.1:8645 --config circuits/configs/n16.json \
+//!                     --keys keys/ --srs kzg_bn254_20.srs [--once] [--metrics-addr 0.0.0.0:9645]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -26,6 +28,8 @@ enum Command {
     Bench(BenchArgs),
     /// Verify a proof natively with this build's verifier.
     Verify(VerifyArgs),
+    /// Lease sealed batches from a sequencer, prove them, upload the proofs, repeat.
+    Worker(merit_prover::worker::WorkerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +196,7 @@ fn main() {
     let result = match &cli.command {
         Command::Bench(args) => run_bench(args),
         Command::Verify(args) => run_verify(args),
+        Command::Worker(args) => args.run().map(drop).map_err(|e| e.to_string()),
     };
     if let Err(message) = result {
         eprintln!("error: {message}");
