@@ -38,6 +38,9 @@ pub struct NodeArgs {
     /// Seal a batch at this many pending contributions.
     #[arg(long)]
     pub max_batch_size: Option<usize>,
+    /// Most distinct contributors in one batch (default: the circuit's max_accounts, if any).
+    #[arg(long)]
+    pub max_batch_accounts: Option<usize>,
     /// Seal a batch when the oldest pending contribution is this old (ms).
     #[arg(long, value_name = "MS")]
     pub max_batch_age_ms: Option<u64>,
@@ -47,6 +50,22 @@ pub struct NodeArgs {
     /// Largest request body (bytes).
     #[arg(long, value_name = "BYTES")]
     pub body_limit: Option<usize>,
+    /// Circuit configuration of the prover job queue (e.g. circuits/configs/tiny.json); without
+    /// one the node has no job queue.
+    #[arg(long, value_name = "FILE")]
+    pub circuit: Option<PathBuf>,
+    /// Key directory of the circuit (default DATA_DIR/keys; generated on first start).
+    #[arg(long, value_name = "DIR")]
+    pub keys: Option<PathBuf>,
+    /// KZG SRS file for the circuit (halo2 raw params from a public ceremony).
+    #[arg(long, value_name = "FILE", conflicts_with = "dev_srs")]
+    pub srs: Option<PathBuf>,
+    /// Use the deterministic development SRS (insecure: tests and demos only).
+    #[arg(long)]
+    pub dev_srs: bool,
+    /// How long a prover's lease on a batch lasts (ms; default 600000).
+    #[arg(long, value_name = "MS")]
+    pub lease_ms: Option<u64>,
 }
 
 impl NodeArgs {
@@ -71,9 +90,15 @@ impl NodeArgs {
             policy: self.policy.clone(),
             tree_depth: self.tree_depth,
             max_batch_size: self.max_batch_size,
+            max_batch_accounts: self.max_batch_accounts,
             max_batch_age_ms: self.max_batch_age_ms,
             group_commit_window_us: self.group_commit_window_us,
             queue_capacity: None,
+            circuit: self.circuit.clone(),
+            keys: self.keys.clone(),
+            srs: self.srs.clone(),
+            dev_srs: self.dev_srs.then_some(true),
+            lease_ms: self.lease_ms,
         }
     }
 }

@@ -19,15 +19,27 @@
 //!
 //! [batcher]
 //! max_batch_size = 256
+//! max_batch_accounts = 64         # distinct contributors per batch; omitted = no limit
 //! max_batch_age_ms = 2000
 //! group_commit_window_us = 1000
 //! queue_capacity = 8192
+//!
+//! [prover]                        # the prover job queue; no circuit = no queue (503)
+//! circuit = "circuits/configs/n16.json"
+//! keys = "keys"                   # omitted = <data_dir>/keys
+//! srs = "kzg_bn254_18.srs"        # or dev_srs = true (insecure: tests and demos)
+//! lease_ms = 600000
 //! ```
+//!
+//! With a circuit, the batcher seals batches the circuit can prove: `max_batch_size` must be at
+//! most its `max_contributions`, `max_batch_accounts` at most its `max_accounts` (and defaults
+//! to it), and the model and tree depth must be the circuit's; the node checks this at start.
 //!
 //! Environment variables: `MERIT_CONFIG` (the file), `MERIT_LISTEN`, `MERIT_BODY_LIMIT`,
 //! `MERIT_DATA_DIR`, `MERIT_CHAIN_ID`, `MERIT_ROLLUP`, `MERIT_MODEL`, `MERIT_POLICY`,
-//! `MERIT_TREE_DEPTH`, `MERIT_MAX_BATCH_SIZE`, `MERIT_MAX_BATCH_AGE_MS`,
-//! `MERIT_GROUP_COMMIT_WINDOW_US`, `MERIT_QUEUE_CAPACITY`.
+//! `MERIT_TREE_DEPTH`, `MERIT_MAX_BATCH_SIZE`, `MERIT_MAX_BATCH_ACCOUNTS`,
+//! `MERIT_MAX_BATCH_AGE_MS`, `MERIT_GROUP_COMMIT_WINDOW_US`, `MERIT_QUEUE_CAPACITY`,
+//! `MERIT_CIRCUIT`, `MERIT_KEYS`, `MERIT_SRS`, `MERIT_DEV_SRS`, `MERIT_LEASE_MS`.
 
 use std::{
     collections::HashMap,
@@ -56,6 +68,8 @@ pub struct Config {
     pub protocol: ProtocolConfig,
     /// Batching and group commit.
     pub batcher: BatcherConfig,
+    /// The prover job queue.
+    pub prover: ProverConfig,
 }
 
 /// The HTTP API.
@@ -129,6 +143,8 @@ impl Default for ProtocolConfig {
 pub struct BatcherConfig {
     /// Seal when this many contributions are pending (the circuit's N).
     pub max_batch_size: usize,
+    /// Most distinct contributors in one batch (the circuit's M); `None` = no limit.
+    pub max_batch_accounts: Option<usize>,
     /// Seal when the oldest pending contribution is this old, in milliseconds.
     pub max_batch_age_ms: u64,
     /// How long the writer waits for more submissions before one synced write, in
@@ -143,6 +159,7 @@ impl Default for BatcherConfig {
     fn default() -> Self {
         Self {
             max_batch_size: 256,
+            max_batch_accounts: None,
             max_batch_age_ms: 2_000,
             group_commit_window_us: 1_000,
             queue_capacity: 8_192,
@@ -159,6 +176,41 @@ impl BatcherConfig {
     /// `group_commit_window_us` as a duration.
     pub fn group_commit_window(&self) -> Duration {
         Duration::from_micros(self.group_commit_window_us)
+    }
+}
+
+/// The prover job queue: the circuit proofs are verified with, and the leases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProverConfig {
+    /// Circuit configuration file (`circuits/configs/*.json`); `None` = no job queue (the job
+    /// routes answer `503 job_queue_disabled`).
+    pub circuit: Option<PathBuf>,
+    /// Key directory; `<data_dir>/keys` if omitted. Keys are generated there on first start.
+    pub keys: Option<PathBuf>,
+    /// KZG SRS file (halo2 raw params from a public ceremony).
+    pub srs: Option<PathBuf>,
+    /// Use the deterministic development SRS instead (insecure: tests and demos only).
+    pub dev_srs: bool,
+    /// How long a lease lasts, in milliseconds.
+    pub lease_ms: u64,
+}
+
+impl Default for ProverConfig {
+    fn default() -> Self {
+        Self { circuit: None, keys: None, srs: None, dev_srs: false, lease_ms: 600_000 }
+    }
+}
+
+impl ProverConfig {
+    /// `lease_ms` as a duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+
+    /// The key directory: `keys`, or `<data_dir>/keys`.
+    pub fn key_dir(&self, storage: &StorageConfig) -> PathBuf {
+        self.keys.clone().unwrap_or_else(|| storage.data_dir.join("keys"))
     }
 }
 
@@ -183,12 +235,24 @@ pub struct ConfigOverrides {
     pub tree_depth: Option<usize>,
     /// `batcher.max_batch_size`.
     pub max_batch_size: Option<usize>,
+    /// `batcher.max_batch_accounts`.
+    pub max_batch_accounts: Option<usize>,
     /// `batcher.max_batch_age_ms`.
     pub max_batch_age_ms: Option<u64>,
     /// `batcher.group_commit_window_us`.
     pub group_commit_window_us: Option<u64>,
     /// `batcher.queue_capacity`.
     pub queue_capacity: Option<usize>,
+    /// `prover.circuit`.
+    pub circuit: Option<PathBuf>,
+    /// `prover.keys`.
+    pub keys: Option<PathBuf>,
+    /// `prover.srs`.
+    pub srs: Option<PathBuf>,
+    /// `prover.dev_srs`.
+    pub dev_srs: Option<bool>,
+    /// `prover.lease_ms`.
+    pub lease_ms: Option<u64>,
 }
 
 /// Why the configuration or a file it names is not usable.
@@ -309,9 +373,15 @@ impl Config {
             policy: var(env, "MERIT_POLICY")?,
             tree_depth: var(env, "MERIT_TREE_DEPTH")?,
             max_batch_size: var(env, "MERIT_MAX_BATCH_SIZE")?,
+            max_batch_accounts: var(env, "MERIT_MAX_BATCH_ACCOUNTS")?,
             max_batch_age_ms: var(env, "MERIT_MAX_BATCH_AGE_MS")?,
             group_commit_window_us: var(env, "MERIT_GROUP_COMMIT_WINDOW_US")?,
             queue_capacity: var(env, "MERIT_QUEUE_CAPACITY")?,
+            circuit: var(env, "MERIT_CIRCUIT")?,
+            keys: var(env, "MERIT_KEYS")?,
+            srs: var(env, "MERIT_SRS")?,
+            dev_srs: var(env, "MERIT_DEV_SRS")?,
+            lease_ms: var(env, "MERIT_LEASE_MS")?,
         };
         self.apply(&layer);
         Ok(())
@@ -345,6 +415,20 @@ impl Config {
         set(&mut self.batcher.max_batch_age_ms, &o.max_batch_age_ms);
         set(&mut self.batcher.group_commit_window_us, &o.group_commit_window_us);
         set(&mut self.batcher.queue_capacity, &o.queue_capacity);
+        if o.max_batch_accounts.is_some() {
+            self.batcher.max_batch_accounts = o.max_batch_accounts;
+        }
+        if o.circuit.is_some() {
+            self.prover.circuit.clone_from(&o.circuit);
+        }
+        if o.keys.is_some() {
+            self.prover.keys.clone_from(&o.keys);
+        }
+        if o.srs.is_some() {
+            self.prover.srs.clone_from(&o.srs);
+        }
+        set(&mut self.prover.dev_srs, &o.dev_srs);
+        set(&mut self.prover.lease_ms, &o.lease_ms);
     }
 
     /// Checks value ranges.
@@ -361,6 +445,24 @@ impl Config {
         }
         if self.batcher.queue_capacity == 0 {
             return invalid("batcher.queue_capacity must be at least 1");
+        }
+        if self.batcher.max_batch_accounts == Some(0) {
+            return invalid("batcher.max_batch_accounts must be at least 1");
+        }
+        if self.prover.lease_ms == 0 {
+            return invalid("prover.lease_ms must be at least 1");
+        }
+        if self.prover.circuit.is_some() {
+            match (&self.prover.srs, self.prover.dev_srs) {
+                (None, false) => {
+                    return invalid(
+                        "prover.circuit is set but no SRS: give prover.srs (--srs FILE, \
+                         MERIT_SRS) or prover.dev_srs = true (--dev-srs; insecure)",
+                    )
+                }
+                (Some(_), true) => return invalid("give prover.srs or prover.dev_srs, not both"),
+                _ => {}
+            }
         }
         if let Err(e) = State::new(self.protocol.tree_depth) {
             return Err(ConfigError::Invalid(format!("protocol.tree_depth: {e}")));
@@ -544,6 +646,33 @@ mod tests {
             Config::load(Some(&missing), [], &Default::default()),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn prover_settings_need_an_srs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("merit.toml");
+        std::fs::write(
+            &file,
+            "[prover]\ncircuit = \"tiny.json\"\ndev_srs = true\nlease_ms = 5000\n\
+             [batcher]\nmax_batch_accounts = 2\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), [], &Default::default()).unwrap();
+        assert_eq!(config.prover.circuit, Some(PathBuf::from("tiny.json")));
+        assert_eq!(config.prover.lease(), Duration::from_secs(5));
+        assert_eq!(config.batcher.max_batch_accounts, Some(2));
+        assert_eq!(config.prover.key_dir(&config.storage), PathBuf::from("merit-data/keys"));
+        assert_eq!(Config::default().prover.lease_ms, 600_000);
+
+        let vars = env(&[("MERIT_CIRCUIT", "n16.json"), ("MERIT_LEASE_MS", "7")]);
+        let err = Config::load(None, vars.clone(), &Default::default()).unwrap_err();
+        assert!(err.to_string().contains("no SRS"), "{err}");
+        let flags = ConfigOverrides { dev_srs: Some(true), ..Default::default() };
+        let config = Config::load(None, vars.clone(), &flags).unwrap();
+        assert_eq!((config.prover.lease_ms, config.prover.dev_srs), (7, true));
+        let both = ConfigOverrides { srs: Some("k.srs".into()), ..flags };
+        assert!(matches!(Config::load(None, vars, &both), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! Merit's sequencer: it takes EIP-712 signed contributions over HTTP, acknowledges each one
 //! only after it is durably stored, seals them into batches with merit-core's
-//! [`apply_batch`](merit_core::apply_batch), and serves batches, accounts and claim proofs.
-//! It never links halo2.
+//! [`apply_batch`](merit_core::apply_batch), serves batches, accounts and claim proofs, and
+//! hands sealed batches to prover workers as jobs ([`jobs`]), verifying each uploaded proof
+//! with `merit-prover` before it is stored.
 //!
 //! ```text
 //!  client ──POST /v1/contributions──▶ api (schema, size, width, EIP-712 signature)
@@ -13,7 +14,10 @@
 //!                                      │ pending queue
 //!                                      ▼
 //!                        batcher (size or age) ── apply_batch ──▶ batch + output + state
-//!                                                                 (one synced write)
+//!                                                                 + job (one synced write)
+//!                                      │
+//!  worker ──POST /v1/jobs/lease──▶ job queue (lease: oldest open batch, expiring)
+//!  worker ──POST /v1/jobs/{id}/proof──▶ lease, instances, native verification ──▶ proven
 //! ```
 //!
 //! ## Good starting points
@@ -27,6 +31,8 @@
 //! - [`store`]: the [`Store`] trait, typed tables (column families) and the RocksDB and
 //!   in-memory backends.
 //! - [`config`]: defaults < TOML file < `MERIT_*` env < CLI flags.
+//! - [`jobs`]: the prover job queue ([`jobs::JobQueue`]), its injectable [`jobs::Clock`], and
+//!   the circuit checks at start.
 //!
 //! ## Guarantees
 //! - A `202` means the contribution, its pending-queue entry, the account's nonce and the next
@@ -39,10 +45,12 @@
 //!   and checked against the stored root, so it resumes exactly where it stopped.
 //! - A data directory remembers its domain, tree depth, model and policy commitments; a node
 //!   configured otherwise refuses to start on it.
+//! - With a job queue, every sealed batch fits the circuit (contributions and distinct
+//!   contributors within its slots; model and depth checked at start), a proof is stored only
+//!   after it verifies against the batch's own public instances, and the lease, the proof and
+//!   the batch's proven status are durable.
 //!
 //! ## Not in this version
-//! - **Prover job queue** (workers lease sealed batches, upload proofs, leases expire): needs
-//!   `merit-prover`, which does not exist yet.
 //! - **L1 submitter and L1 sync** (alloy; in-order settlement, reorgs, `claimed` amounts):
 //!   needs the contracts and their bindings (`merit-contracts`). Until then
 //!   `GET /v1/accounts/{address}` reports `claimed` as `0`, and cumulative amounts are as of
@@ -54,12 +62,14 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod jobs;
 pub mod metrics;
 mod node;
 pub mod sequencer;
 pub mod store;
 
 pub use config::{Config, Protocol};
+pub use jobs::{Circuit, Clock, JobQueue, ManualClock, SystemClock};
 pub use node::{run, shutdown_signal, BatcherMode, Node};
 pub use sequencer::{NodeError, Receipt, SealOutcome, Sequencer, Settings, SubmitError};
 pub use store::{MemoryStore, RocksStore, Store};

@@ -25,6 +25,16 @@ pub struct Metrics {
     pub pending: IntGauge,
     /// The last sealed batch id (0 before the first).
     pub last_batch: IntGauge,
+    /// Jobs leased to provers (re-leases included).
+    pub jobs_leased: IntCounter,
+    /// Leases that lapsed and were issued again.
+    pub leases_expired: IntCounter,
+    /// Proofs accepted.
+    pub proofs_accepted: IntCounter,
+    /// Proofs refused, by error code.
+    pub proofs_rejected: IntCounterVec,
+    /// Sealed batches without an accepted proof.
+    pub open_jobs: IntGauge,
 }
 
 impl Metrics {
@@ -66,6 +76,20 @@ impl Metrics {
             .expect("valid metric");
         let last_batch =
             IntGauge::new("last_batch_id", "The last sealed batch id").expect("valid metric");
+        let jobs_leased =
+            IntCounter::new("jobs_leased_total", "Jobs leased to provers").expect("valid metric");
+        let leases_expired =
+            IntCounter::new("leases_expired_total", "Leases that lapsed and were issued again")
+                .expect("valid metric");
+        let proofs_accepted =
+            IntCounter::new("proofs_accepted_total", "Proofs accepted").expect("valid metric");
+        let proofs_rejected = IntCounterVec::new(
+            Opts::new("proofs_rejected_total", "Proofs refused, by error code"),
+            &["code"],
+        )
+        .expect("valid metric");
+        let open_jobs = IntGauge::new("open_jobs", "Sealed batches without an accepted proof")
+            .expect("valid metric");
         for metric in [
             Box::new(submissions.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(ack_latency.clone()),
@@ -75,6 +99,11 @@ impl Metrics {
             Box::new(contributions_rejected.clone()),
             Box::new(pending.clone()),
             Box::new(last_batch.clone()),
+            Box::new(jobs_leased.clone()),
+            Box::new(leases_expired.clone()),
+            Box::new(proofs_accepted.clone()),
+            Box::new(proofs_rejected.clone()),
+            Box::new(open_jobs.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -88,6 +117,11 @@ impl Metrics {
             contributions_rejected,
             pending,
             last_batch,
+            jobs_leased,
+            leases_expired,
+            proofs_accepted,
+            proofs_rejected,
+            open_jobs,
         }
     }
 

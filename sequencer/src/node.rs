@@ -8,6 +8,7 @@ use tracing::{error, info};
 use crate::{
     api::app,
     config::{Config, Protocol},
+    jobs::{Circuit, JobQueue, SystemClock},
     sequencer::{NodeError, SealOutcome, Sequencer, Settings},
     store::{RocksStore, Store},
 };
@@ -39,7 +40,18 @@ impl Node {
         store: Arc<dyn Store>,
         mode: BatcherMode,
     ) -> Result<Self, NodeError> {
-        let (sequencer, writer) = Sequencer::open(protocol, settings, store)?;
+        Self::start_with_jobs(protocol, settings, store, mode, None)
+    }
+
+    /// [`Node::start`] with a prover job queue (see [`Sequencer::open_with_jobs`]).
+    pub fn start_with_jobs(
+        protocol: Protocol,
+        settings: Settings,
+        store: Arc<dyn Store>,
+        mode: BatcherMode,
+        jobs: Option<JobQueue>,
+    ) -> Result<Self, NodeError> {
+        let (sequencer, writer) = Sequencer::open_with_jobs(protocol, settings, store, jobs)?;
         let (stop, stopped) = watch::channel(false);
         let writer = tokio::spawn(writer.run(stopped.clone()));
         let batcher = (mode == BatcherMode::Automatic)
@@ -106,17 +118,29 @@ async fn run_batcher(sequencer: Arc<Sequencer>, mut stop: watch::Receiver<bool>)
     info!(target: "merit::sequencer", "batcher stopped");
 }
 
-/// Runs a node until `shutdown` resolves: opens the RocksDB store in the data directory,
-/// serves the API, batches; then stops accepting connections, finishes in-flight requests,
+/// Runs a node until `shutdown` resolves: loads (or generates) the prover keys when a circuit
+/// is configured, opens the RocksDB store in the data directory, serves the API, batches; then stops accepting connections, finishes in-flight requests,
 /// flushes the writer and closes the database.
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     let protocol = Protocol::load(&config)?;
+    let circuit_config = config.clone();
+    let circuit = tokio::task::spawn_blocking(move || Circuit::load(&circuit_config))
+        .await
+        .map_err(|e| NodeError::Runtime(std::io::Error::other(e)))??;
+    let jobs = circuit.map(|circuit| {
+        JobQueue::new(Arc::new(circuit), config.prover.lease(), Arc::new(SystemClock))
+    });
     let store = RocksStore::open(config.storage.db_path())?;
-    let node =
-        Node::start(protocol, Settings::from(&config), Arc::new(store), BatcherMode::Automatic)?;
+    let node = Node::start_with_jobs(
+        protocol,
+        Settings::from(&config),
+        Arc::new(store),
+        BatcherMode::Automatic,
+        jobs,
+    )?;
     let listener = TcpListener::bind(config.api.listen)
         .await
         .map_err(|source| NodeError::Bind { addr: config.api.listen, source })?;

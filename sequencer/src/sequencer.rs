@@ -20,11 +20,12 @@ use tracing::{debug, error, info, instrument, warn};
 
 use crate::{
     config::{Config, Protocol},
+    jobs::{job_vector, JobQueue, JobSetupError},
     metrics::Metrics,
     store::{
         AccountRecord, Accounts, BatchOutputs, Batches, ChainHeadRecord, ContributionRecord,
-        Contributions, Genesis, MetaKey, MetaValue, Metadata, Nonces, Outcome, Outcomes, Pending,
-        Store, StoreError, StoreExt, WriteSet,
+        Contributions, Genesis, JobVectors, MetaKey, MetaValue, Metadata, Nonces, Outcome,
+        Outcomes, Pending, Store, StoreError, StoreExt, WriteSet,
     },
 };
 
@@ -39,6 +40,8 @@ const MAX_GROUP: usize = 1024;
 pub struct Settings {
     /// Seal when this many contributions are pending.
     pub max_batch_size: usize,
+    /// Most distinct contributors in one batch (the circuit's account slots); `None` = no limit.
+    pub max_batch_accounts: Option<usize>,
     /// Seal when the oldest pending contribution is this old.
     pub max_batch_age: Duration,
     /// Group-commit window of the writer.
@@ -59,6 +62,7 @@ impl From<&Config> for Settings {
     fn from(config: &Config) -> Self {
         Self {
             max_batch_size: config.batcher.max_batch_size,
+            max_batch_accounts: config.batcher.max_batch_accounts,
             max_batch_age: config.batcher.max_batch_age(),
             group_commit_window: config.batcher.group_commit_window(),
             queue_capacity: config.batcher.queue_capacity,
@@ -77,6 +81,9 @@ pub enum NodeError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The prover job queue cannot be set up.
+    #[error(transparent)]
+    Jobs(#[from] JobSetupError),
     /// The data directory belongs to another chain.
     #[error(
         "the data directory was created with {field} = {stored}, but this node is configured \
@@ -278,6 +285,7 @@ pub struct Sequencer {
     batch_ready: Notify,
     seal_lock: Mutex<()>,
     metrics: Metrics,
+    jobs: Option<JobQueue>,
 }
 
 /// The group-commit writer: the only task that assigns sequence numbers and accepts nonces.
@@ -307,6 +315,21 @@ impl Sequencer {
         settings: Settings,
         store: Arc<dyn Store>,
     ) -> Result<(Arc<Self>, Writer), NodeError> {
+        Self::open_with_jobs(protocol, settings, store, None)
+    }
+
+    /// [`Sequencer::open`] with a prover job queue: also checks that the batches it seals fit
+    /// the queue's circuit ([`JobQueue::fit`], which sets the batcher's account limit) and
+    /// loads the open jobs.
+    pub fn open_with_jobs(
+        protocol: Protocol,
+        mut settings: Settings,
+        store: Arc<dyn Store>,
+        jobs: Option<JobQueue>,
+    ) -> Result<(Arc<Self>, Writer), NodeError> {
+        if let Some(jobs) = &jobs {
+            jobs.fit(&protocol, &mut settings)?;
+        }
         let genesis = Genesis {
             schema: SCHEMA_VERSION,
             domain: protocol.domain,
@@ -362,7 +385,11 @@ impl Sequencer {
         let nonces: HashMap<Address, u64> = store.all::<Nonces>()?.into_iter().collect();
         let pending = store.all::<Pending>()?.len() as u64;
 
+        if let Some(jobs) = &jobs {
+            jobs.load(store.as_ref(), &protocol, head.last_batch)?;
+        }
         let metrics = Metrics::new();
+        metrics.open_jobs.set(jobs.as_ref().map_or(0, |j| j.open_count() as i64));
         metrics.pending.set(pending as i64);
         metrics.last_batch.set(head.last_batch.unwrap_or(0) as i64);
         let (tx, rx) = mpsc::channel(settings.queue_capacity);
@@ -387,6 +414,7 @@ impl Sequencer {
             batch_ready: Notify::new(),
             seal_lock: Mutex::new(()),
             metrics,
+            jobs,
         });
         let writer = Writer { sequencer: sequencer.clone(), rx, nonces, next_seq };
         Ok((sequencer, writer))
@@ -410,6 +438,11 @@ impl Sequencer {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The prover job queue, if the node has one.
+    pub fn jobs(&self) -> Option<&JobQueue> {
+        self.jobs.as_ref()
     }
 
     /// The model commitment (`bytes32`).
@@ -530,6 +563,18 @@ impl Sequencer {
                 break;
             }
         }
+        // Then at the account limit (the circuit's account slots): stop before the first
+        // contribution of one contributor too many, in acknowledgement order.
+        if let Some(max_accounts) = self.settings.max_batch_accounts {
+            let mut contributors = std::collections::HashSet::new();
+            for (i, (_, _, record)) in records[..take].iter().enumerate() {
+                contributors.insert(record.signed.contribution.contributor);
+                if contributors.len() > max_accounts {
+                    take = i.max(1);
+                    break;
+                }
+            }
+        }
         loop {
             let mut chosen: Vec<&(u64, B256, ContributionRecord)> =
                 records[..take].iter().collect();
@@ -595,11 +640,26 @@ impl Sequencer {
             &MetaKey::Head,
             &MetaValue::Head(ChainHeadRecord { last_batch: Some(batch_id), state_root }),
         )?;
+        let touched = applied.output.touched.len();
+        let total_reward = applied.output.total_reward;
+        let new_state = match &self.jobs {
+            Some(_) => {
+                let new_state = applied.state.clone();
+                let vector = job_vector(&self.protocol, &head.state, batch, applied);
+                set.put::<JobVectors>(&batch_id, &vector)?;
+                new_state
+            }
+            None => applied.state,
+        };
         self.store.write(set)?;
+        if let Some(jobs) = &self.jobs {
+            jobs.opened(batch_id);
+            self.metrics.open_jobs.set(jobs.open_count() as i64);
+        }
 
         let count = chosen.len();
         *self.head.write().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(Head { state: applied.state, last_batch: Some(batch_id) });
+            Arc::new(Head { state: new_state, last_batch: Some(batch_id) });
         self.pending.fetch_sub(count as u64, Ordering::SeqCst);
         self.metrics.pending.sub(count as i64);
         self.metrics.batches_sealed.inc();
@@ -609,8 +669,8 @@ impl Sequencer {
             target: "merit::sequencer",
             batch_id,
             contributions = count,
-            touched = applied.output.touched.len(),
-            total_reward = %applied.output.total_reward,
+            touched,
+            total_reward = %total_reward,
             %state_root,
             "sealed batch"
         );

@@ -8,7 +8,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use tracing::error;
 
-use crate::{sequencer::SubmitError, store::StoreError};
+use crate::{jobs::JobError, sequencer::SubmitError, store::StoreError};
 
 /// The body of every error response: `{ "code": "machine_readable_code", "message": "…" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +89,23 @@ impl From<SubmitError> for ApiError {
                 StatusCode::CONFLICT
             }
             SubmitError::Overloaded | SubmitError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            _ => return Self::internal(error),
+        };
+        Self::client(status, error.code(), error.to_string())
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(error: JobError) -> Self {
+        let status = match &error {
+            JobError::NotSealed { .. }
+            | JobError::AlreadyProven { .. }
+            | JobError::LeaseLost { .. } => StatusCode::CONFLICT,
+            JobError::InvalidProver
+            | JobError::WrongConfig { .. }
+            | JobError::WrongBatch { .. }
+            | JobError::InstanceMismatch { .. }
+            | JobError::InvalidProof { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => return Self::internal(error),
         };
         Self::client(status, error.code(), error.to_string())

@@ -5,6 +5,11 @@
 //! | `POST /v1/contributions` | submit a `SignedContribution`; `202` + [`Receipt`] once durable |
 //! | `GET /v1/contributions/{id}` | a contribution, its status and batch |
 //! | `GET /v1/batches/{id}` | a sealed batch with signatures and its `BatchOutput` |
+//! | `GET /v1/batches/{id}/proof` | the accepted proof of a batch, who made it and when |
+//! | `POST /v1/jobs/lease` | lease the oldest unproven batch: `200` + `Job`, or `204` |
+//! | `POST /v1/jobs/{batch_id}/proof` | upload a proof under a lease; verified before it is stored |
+//! | `GET /v1/jobs` | the job queue: every unproven batch, sealed or leased (by whom, until when) |
+//! | `GET /v1/jobs/{batch_id}` | one batch's job: sealed, leased or proven |
 //! | `GET /v1/accounts/{address}` | cumulative, claimed, claimable, nonces, last batch |
 //! | `GET /v1/accounts/{address}/claim-proof` | the exact `claim()` arguments |
 //! | `GET /v1/status` | queue, head, state root, commitments |
@@ -13,7 +18,8 @@
 //! | `GET /metrics` | Prometheus text |
 //!
 //! Every error body is an [`ErrorBody`] `{ code, message }`; 500s carry no details (they are
-//! logged).
+//! logged). The job routes answer `503 job_queue_disabled` on a node without a circuit
+//! configuration (see [`crate::jobs`]).
 
 mod error;
 mod extract;
@@ -39,13 +45,20 @@ pub use error::{ApiError, ApiResult, ErrorBody};
 pub use extract::ApiJson;
 pub use openapi::openapi;
 
+use merit_prover::job::{LeaseRequest, ProofUpload};
+
 use crate::{
+    jobs::{JobQueue, JobView, JobsView},
     sequencer::{Receipt, Sequencer},
     store::{
         Accounts, BatchOutputs, Batches, ContributionRecord, Contributions, MetaKey, Metadata,
-        Nonces, Outcome, Outcomes, StoreExt,
+        Nonces, Outcome, Outcomes, ProofRecord, Proofs, StoreExt,
     },
 };
+
+/// Largest proof upload, bytes (a proof is a few kB to a few hundred kB of JSON; the node's
+/// `api.body_limit` is for contributions).
+pub const PROOF_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The state every handler gets.
 pub type AppState = Arc<Sequencer>;
@@ -57,6 +70,15 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("/v1/contributions", "post", post(submit)),
         ("/v1/contributions/{id}", "get", get(contribution)),
         ("/v1/batches/{id}", "get", get(batch)),
+        ("/v1/batches/{id}/proof", "get", get(batch_proof)),
+        ("/v1/jobs", "get", get(jobs)),
+        ("/v1/jobs/lease", "post", post(lease)),
+        ("/v1/jobs/{batch_id}", "get", get(job)),
+        (
+            "/v1/jobs/{batch_id}/proof",
+            "post",
+            post(upload_proof).layer(DefaultBodyLimit::max(PROOF_BODY_LIMIT)),
+        ),
         ("/v1/accounts/{address}", "get", get(account)),
         ("/v1/accounts/{address}/claim-proof", "get", get(claim_proof)),
         ("/v1/status", "get", get(status)),
@@ -300,6 +322,94 @@ async fn claim_proof(
         )))
     })?;
     Ok(Json(proof))
+}
+
+async fn batch_proof(
+    State(sequencer): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<ProofRecord>> {
+    let id: u64 = path_param(id, "invalid_batch_id", "a batch id (a positive integer)")?;
+    let store = sequencer.store();
+    if let Some(record) = store.get::<Proofs>(&id)? {
+        return Ok(Json(record));
+    }
+    if store.contains::<Batches>(&id)? {
+        Err(ApiError::not_found("proof_not_found", format!("batch {id} is not proven yet")))
+    } else {
+        Err(ApiError::not_found("batch_not_found", format!("no batch {id}")))
+    }
+}
+
+fn job_queue(sequencer: &Sequencer) -> ApiResult<&JobQueue> {
+    sequencer.jobs().ok_or_else(|| {
+        ApiError::client(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "job_queue_disabled",
+            "this node has no prover job queue: start it with a circuit configuration \
+             (prover.circuit, --circuit FILE) and an SRS",
+        )
+    })
+}
+
+/// Runs `work` on the blocking pool (store writes are synced; verification takes a while).
+async fn blocking<T: Send + 'static>(
+    sequencer: &AppState,
+    work: impl FnOnce(&Sequencer) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let sequencer = sequencer.clone();
+    tokio::task::spawn_blocking(move || work(&sequencer)).await.map_err(ApiError::internal)?
+}
+
+async fn lease(
+    State(sequencer): State<AppState>,
+    body: Result<ApiJson<LeaseRequest>, ApiError>,
+) -> ApiResult<axum::response::Response> {
+    job_queue(&sequencer)?;
+    let ApiJson(request) = body?;
+    let job = blocking(&sequencer, move |sequencer| {
+        let jobs = job_queue(sequencer)?;
+        Ok(jobs.lease(sequencer.store().as_ref(), sequencer.metrics(), &request.prover)?)
+    })
+    .await?;
+    Ok(match job {
+        Some(job) => (StatusCode::OK, Json(job)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+async fn upload_proof(
+    State(sequencer): State<AppState>,
+    batch_id: Result<Path<String>, PathRejection>,
+    body: Result<ApiJson<ProofUpload>, ApiError>,
+) -> ApiResult<Json<merit_prover::job::ProofReceipt>> {
+    job_queue(&sequencer)?;
+    let batch_id: u64 =
+        path_param(batch_id, "invalid_batch_id", "a batch id (a positive integer)")?;
+    let ApiJson(upload) = body.inspect_err(|e| {
+        sequencer.metrics().proofs_rejected.with_label_values(&[e.code()]).inc();
+    })?;
+    let receipt = blocking(&sequencer, move |sequencer| {
+        let jobs = job_queue(sequencer)?;
+        Ok(jobs.submit_proof(sequencer.store().as_ref(), sequencer.metrics(), batch_id, upload)?)
+    })
+    .await?;
+    Ok(Json(receipt))
+}
+
+async fn jobs(State(sequencer): State<AppState>) -> ApiResult<Json<JobsView>> {
+    Ok(Json(job_queue(&sequencer)?.view(sequencer.head().last_batch)))
+}
+
+async fn job(
+    State(sequencer): State<AppState>,
+    batch_id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<JobView>> {
+    let jobs = job_queue(&sequencer)?;
+    let batch_id: u64 =
+        path_param(batch_id, "invalid_batch_id", "a batch id (a positive integer)")?;
+    jobs.status(sequencer.store().as_ref(), batch_id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("batch_not_found", format!("no batch {batch_id}")))
 }
 
 /// The store contradicts itself (reported as a 500).

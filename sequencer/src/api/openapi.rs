@@ -17,6 +17,14 @@ fn error_responses(codes: &[(&str, &str)]) -> Value {
     Value::Object(responses)
 }
 
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": {
+            "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+    })
+}
+
 fn ok(status: &str, description: &str, schema: Value, errors: &[(&str, &str)]) -> Value {
     let mut responses = error_responses(errors);
     responses[status] = json!({
@@ -44,12 +52,12 @@ pub fn openapi() -> Value {
     let amount = json!({ "type": "string", "pattern": "^[0-9]+$", "description": "decimal u128" });
     let bytes32 = json!({ "type": "string", "pattern": hex32 });
     let addr = json!({ "type": "string", "pattern": address });
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Merit sequencer API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Submit EIP-712 signed contributions, read batches, accounts and claim proofs. Every error body is { code, message }."
+            "description": "Submit EIP-712 signed contributions, read batches, accounts and claim proofs; prover workers lease sealed batches and upload proofs. Every error body is { code, message }."
         },
         "paths": {
             "/v1/contributions": { "post": {
@@ -190,5 +198,117 @@ pub fn openapi() -> Value {
                     "max_batch_size": { "type": "integer" },
                     "max_batch_age_ms": { "type": "integer" } } }
         }}
+    });
+    extend(&mut doc["paths"], job_paths());
+    extend(&mut doc["components"]["schemas"], job_schemas(&bytes32));
+    doc
+}
+
+fn extend(target: &mut Value, more: Value) {
+    if let (Some(target), Value::Object(more)) = (target.as_object_mut(), more) {
+        target.extend(more);
+    }
+}
+
+/// The prover job routes (a separate `json!` keeps the macro within its recursion limit).
+fn job_paths() -> Value {
+    json!({
+            "/v1/batches/{id}/proof": { "get": {
+                "summary": "The accepted proof of a batch, who uploaded it and when",
+                "parameters": [path_param("id", "Batch id", "^[0-9]+$")],
+                "responses": ok("200", "The proof", schema("ProofRecord"), &[
+                    ("400", "invalid_batch_id"), ("404", "batch_not_found, proof_not_found"),
+                    ("500", "internal")])
+            }},
+            "/v1/jobs/lease": { "post": {
+                "summary": "Lease the oldest unproven batch whose lease is absent or lapsed (several batches can be leased at once, to different workers)",
+                "requestBody": { "required": true, "content": { "application/json": {
+                    "schema": schema("LeaseRequest") } } },
+                "responses": {
+                    "200": { "description": "A job: prove vector before expires_at and upload with lease_id",
+                        "content": { "application/json": { "schema": schema("Job") } } },
+                    "204": { "description": "Every unproven batch is leased, or there is none" },
+                    "400": error_response("malformed_json, unreadable_body"),
+                    "415": error_response("unsupported_media_type"),
+                    "422": error_response("missing_field, unknown_field, invalid_type, invalid_value, invalid_prover"),
+                    "500": error_response("internal"),
+                    "503": error_response("job_queue_disabled: the node has no circuit configuration")
+                }
+            }},
+            "/v1/jobs/{batch_id}/proof": { "post": {
+                "summary": "Upload the proof of a leased batch; stored only if the lease is current, the public instances are the batch's and the proof verifies with the node's circuit",
+                "parameters": [path_param("batch_id", "Batch id", "^[0-9]+$")],
+                "requestBody": { "required": true, "content": { "application/json": {
+                    "schema": schema("ProofUpload") } } },
+                "responses": ok("200", "Accepted: the batch is proven", schema("ProofReceipt"), &[
+                    ("400", "invalid_batch_id, malformed_json, unreadable_body"),
+                    ("409", "batch_not_sealed, already_proven, lease_lost (lapsed, or the batch was leased again)"),
+                    ("413", "body_too_large"),
+                    ("415", "unsupported_media_type"),
+                    ("422", "missing_field, unknown_field, invalid_type, invalid_length, invalid_value, wrong_config, wrong_batch, instance_mismatch, invalid_proof"),
+                    ("500", "internal"),
+                    ("503", "job_queue_disabled"),
+                ])
+            }},
+            "/v1/jobs": { "get": {
+                "summary": "The job queue: every unproven batch, sealed or leased (by whom, until when)",
+                "responses": ok("200", "The queue", schema("JobsView"), &[
+                    ("503", "job_queue_disabled")])
+            }},
+            "/v1/jobs/{batch_id}": { "get": {
+                "summary": "One batch's job: sealed, leased or proven",
+                "parameters": [path_param("batch_id", "Batch id", "^[0-9]+$")],
+                "responses": ok("200", "The job", schema("JobView"), &[
+                    ("400", "invalid_batch_id"), ("404", "batch_not_found"), ("500", "internal"),
+                    ("503", "job_queue_disabled")])
+            }}
+    })
+}
+
+/// The schemas of the job routes.
+fn job_schemas(bytes32: &Value) -> Value {
+    json!({
+            "LeaseRequest": { "type": "object", "additionalProperties": false,
+                "required": ["prover"],
+                "properties": { "prover": { "type": "string", "minLength": 1, "maxLength": 128,
+                    "description": "free-form worker id" } } },
+            "Job": { "type": "object", "additionalProperties": false,
+                "required": ["batch_id", "lease_id", "expires_at", "config", "vector"],
+                "properties": { "batch_id": { "type": "integer" }, "lease_id": bytes32,
+                    "expires_at": { "type": "integer", "description": "ms since the Unix epoch" },
+                    "config": { "type": "string", "description": "the circuit configuration's name" },
+                    "vector": { "type": "object", "description": "merit-core BatchVector: description, domain, model, policy, prev_state, batch, output, public_instances, trace, new_state" } } },
+            "BatchProof": { "type": "object", "additionalProperties": false,
+                "required": ["config", "batch_id", "instances", "proof", "backend"],
+                "properties": { "config": { "type": "string" }, "batch_id": { "type": "integer" },
+                    "instances": { "type": "array", "items": bytes32 },
+                    "proof": { "type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$" },
+                    "backend": { "type": "string", "enum": ["cpu", "cuda"] } } },
+            "ProofUpload": { "type": "object", "additionalProperties": false,
+                "required": ["lease_id", "proof"],
+                "properties": { "lease_id": bytes32, "proof": schema("BatchProof") } },
+            "ProofReceipt": { "type": "object", "additionalProperties": false,
+                "required": ["batch_id", "prover", "accepted_at"],
+                "properties": { "batch_id": { "type": "integer" }, "prover": { "type": "string" },
+                    "accepted_at": { "type": "integer" } } },
+            "ProofRecord": { "type": "object", "additionalProperties": false,
+                "required": ["proof", "prover", "accepted_at"],
+                "properties": { "proof": schema("BatchProof"), "prover": { "type": "string" },
+                    "accepted_at": { "type": "integer" } } },
+            "JobView": { "type": "object", "additionalProperties": false,
+                "required": ["batch_id", "status", "prover", "leased_at", "expires_at", "proven_at"],
+                "properties": { "batch_id": { "type": "integer" },
+                    "status": { "type": "string", "enum": ["sealed", "leased", "proven"] },
+                    "prover": { "type": "string", "nullable": true,
+                        "description": "leased: the holder; sealed: the holder of a lapsed lease; proven: who proved it" },
+                    "leased_at": { "type": "integer", "nullable": true },
+                    "expires_at": { "type": "integer", "nullable": true },
+                    "proven_at": { "type": "integer", "nullable": true } } },
+            "JobsView": { "type": "object", "additionalProperties": false,
+                "required": ["config", "lease_ms", "now", "last_batch", "open"],
+                "properties": { "config": { "type": "string" }, "lease_ms": { "type": "integer" },
+                    "now": { "type": "integer" },
+                    "last_batch": { "type": "integer", "nullable": true },
+                    "open": { "type": "array", "items": schema("JobView") } } }
     })
 }

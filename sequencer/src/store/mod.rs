@@ -21,8 +21,8 @@ pub use memory::MemoryStore;
 pub use rocks::RocksStore;
 pub use tables::{
     AccountRecord, Accounts, BatchOutputs, Batches, ChainHeadRecord, ContributionRecord,
-    Contributions, Genesis, Key, MetaKey, MetaValue, Metadata, Nonces, Outcome, Outcomes, Pending,
-    TABLES,
+    Contributions, Genesis, JobVectors, Key, LeaseRecord, Leases, MetaKey, MetaValue, Metadata,
+    Nonces, Outcome, Outcomes, Pending, ProofRecord, Proofs, TABLES,
 };
 
 /// A typed table: a column family with fixed key and value types.
@@ -215,6 +215,11 @@ pub trait StoreExt: Store {
     fn get<T: Table>(&self, key: &T::Key) -> StoreResult<Option<T::Value>> {
         let encoded = key.encode();
         self.get_raw(T::NAME, &encoded)?.map(|raw| decode_value::<T>(&encoded, &raw)).transpose()
+    }
+
+    /// Whether `key` is in table `T` (the value is not decoded).
+    fn contains<T: Table>(&self, key: &T::Key) -> StoreResult<bool> {
+        Ok(self.get_raw(T::NAME, &key.encode())?.is_some())
     }
 
     /// Up to `limit` entries of `T` from `from` (the first key if `None`), in key order.

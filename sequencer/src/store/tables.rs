@@ -1,7 +1,10 @@
 //! The sequencer's tables and their record types.
 
 use alloy_primitives::{Address, B256};
-use merit_core::{Account, Batch, BatchOutput, MeritDomain, SignedContribution};
+use merit_core::{
+    vectors::BatchVector, Account, Batch, BatchOutput, MeritDomain, SignedContribution,
+};
+use merit_prover::BatchProof;
 use serde::{Deserialize, Serialize};
 
 use super::Table;
@@ -54,6 +57,9 @@ pub const TABLES: &[&str] = &[
     Accounts::NAME,
     Nonces::NAME,
     Metadata::NAME,
+    JobVectors::NAME,
+    Leases::NAME,
+    Proofs::NAME,
 ];
 
 /// Every acknowledged contribution, by id (its EIP-712 signing hash). Never deleted.
@@ -245,4 +251,62 @@ pub struct ChainHeadRecord {
     pub last_batch: Option<u64>,
     /// The account-tree root after it (`bytes32`).
     pub state_root: B256,
+}
+
+/// The prover's input of each sealed batch that is not proven yet (written with the batch when
+/// the job queue is enabled, deleted when its proof is accepted).
+#[derive(Debug)]
+pub struct JobVectors;
+
+impl Table for JobVectors {
+    const NAME: &'static str = "job_vectors";
+    type Key = u64;
+    type Value = BatchVector;
+}
+
+/// The current lease of each unproven batch that was leased (durable, so a worker's upload
+/// after a sequencer restart is still accepted).
+#[derive(Debug)]
+pub struct Leases;
+
+impl Table for Leases {
+    const NAME: &'static str = "leases";
+    type Key = u64;
+    type Value = LeaseRecord;
+}
+
+/// A lease of one batch to one worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseRecord {
+    /// Random and unguessable; the upload must carry it.
+    pub lease_id: B256,
+    /// The worker's id, as it gave it.
+    pub prover: String,
+    /// When it was leased, ms since the Unix epoch.
+    pub leased_at: u64,
+    /// When it lapses, ms since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// Accepted proofs, by batch id. Never deleted.
+#[derive(Debug)]
+pub struct Proofs;
+
+impl Table for Proofs {
+    const NAME: &'static str = "proofs";
+    type Key = u64;
+    type Value = ProofRecord;
+}
+
+/// An accepted proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofRecord {
+    /// The proof, verified natively before it was stored.
+    pub proof: BatchProof,
+    /// The worker that uploaded it.
+    pub prover: String,
+    /// When it was accepted, ms since the Unix epoch.
+    pub accepted_at: u64,
 }

@@ -251,6 +251,7 @@ async fn openapi_documents_exactly_the_routes() {
     for (path, method) in &documented {
         let uri = path
             .replace("{id}", "1")
+            .replace("{batch_id}", "1")
             .replace("{address}", "0x0000000000000000000000000000000000000001");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, body) = call(&app, method, &uri, None).await;

@@ -1,13 +1,16 @@
 //! merit-sequencer integration tests: the API through `app(..).oneshot(..)` on the in-memory
-//! store, RocksDB in temp dirs, the batcher, and a crash test against the real binary.
+//! store, RocksDB in temp dirs, the batcher, a crash test against the real binary, the prover
+//! job queue with real proofs of the tiny circuit, and the prover worker against a served node.
 
 mod api;
 mod bad_input;
 mod batcher;
 mod crash;
+mod jobs;
 mod rocks;
+mod worker;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use alloy_primitives::B256;
 use axum::{
@@ -15,8 +18,10 @@ use axum::{
     http::{header, Method, Request, StatusCode},
     Router,
 };
+use merit_circuits::config::CircuitConfig;
 use merit_core::{samples, Contribution, MeritDomain, SignedContribution};
-use merit_sequencer::{api::app, BatcherMode, MemoryStore, Node, Protocol, Settings};
+use merit_prover::{keys::keygen, Srs};
+use merit_sequencer::{api::app, BatcherMode, Circuit, MemoryStore, Node, Protocol, Settings};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -120,4 +125,30 @@ pub(crate) async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
 /// The router of a node.
 pub(crate) fn router(node: &Node) -> Router {
     app(node.sequencer().clone())
+}
+
+/// The tiny circuit configuration (4 contributions, 2 accounts, depth 8, the 4-8-1 tanh model)
+/// with the development SRS; keys generated once per test process.
+pub(crate) fn tiny_circuit() -> Arc<Circuit> {
+    static CIRCUIT: OnceLock<Arc<Circuit>> = OnceLock::new();
+    CIRCUIT
+        .get_or_init(|| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../circuits/configs/tiny.json");
+            let config = CircuitConfig::load(&path).expect("the tiny configuration loads");
+            let srs = Srs::development(config.config.k as u32);
+            let keys = keygen(&config, &srs).expect("keygen of the tiny circuit");
+            Arc::new(Circuit::new(srs, Arc::new(keys)))
+        })
+        .clone()
+}
+
+/// The development protocol with the tiny circuit's model and depth.
+pub(crate) fn tiny_protocol() -> Protocol {
+    Protocol { model: tiny_circuit().config().model.clone(), ..Protocol::development(DEPTH) }
+}
+
+/// [`signed`] with the tiny model's 4 features.
+pub(crate) fn signed_tiny(seed: u64, nonce: u64) -> SignedContribution {
+    samples::sign(&samples::dev_signer(seed), &samples::dev_domain(), contribution(seed, nonce, 4))
 }
