@@ -16,6 +16,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+echo "== Ethereum toolchain (forge, anvil, solcjs from npm; the end-to-end tests start anvil)"
+bash verifier-contracts/scripts/install.sh
 echo "== cargo test"
 cargo test --locked --workspace
 echo "== forge test (verifier-contracts)"

@@ -4,4 +4,5 @@
 set -euo pipefail
 dir="$(dirname "${BASH_SOURCE[0]}")"
 bash "$dir/install.sh"
+bash "$dir/export-artifacts.sh" --check
 exec bash "$dir/forge.sh" test "$@"
