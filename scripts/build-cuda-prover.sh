@@ -4,7 +4,9 @@
 #   dist/merit-prover-cuda  the CUDA backend (halo2-axiom-gpu), kernels for CUDA_ARCH (default
 #                           90: H100/H200), the CUDA runtime linked statically, so the only CUDA
 #                           library it needs on the host is the driver's libcuda.so.1;
-#   dist/merit-prover-cpu   the CPU backend, to compare the two on the same host.
+#   dist/merit-prover-cpu   the CPU backend, to compare the two on the same host;
+#   dist/merit-prover-cuda-tests  the CUDA equivalence test (prover/tests/cuda.rs), run from
+#                           the repository root on the GPU host.
 # A CUDA build aborts at start on a machine without a GPU, so it is never part of the workspace
 # build, the tests or CI.
 #
@@ -47,10 +49,17 @@ echo "== building the CUDA prover (CUDA_ARCH=$CUDA_ARCH, $(nvcc --version | tail
 CXX=g++-11 CC=gcc-11 RUSTFLAGS="-L native=$link_dir" \
   cargo build --locked --release -p merit-prover --bin merit-prover --features cuda
 cp "$CARGO_TARGET_DIR/release/merit-prover" dist/merit-prover-cuda
+echo "== building the CUDA equivalence test (prover/tests/cuda.rs)"
+test_bin="$(CXX=g++-11 CC=gcc-11 RUSTFLAGS="-L native=$link_dir" \
+  cargo test --locked --release -p merit-prover --features cuda --test cuda --no-run \
+    --message-format=json 2>/dev/null \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)"
+[ -n "$test_bin" ] || { echo "the CUDA test did not build" >&2; exit 1; }
+cp "$test_bin" dist/merit-prover-cuda-tests
 echo "== building the CPU prover"
 cargo build --locked --release -p merit-prover --bin merit-prover
 cp "$CARGO_TARGET_DIR/release/merit-prover" dist/merit-prover-cpu
-strip dist/merit-prover-cuda dist/merit-prover-cpu
+strip dist/merit-prover-cuda dist/merit-prover-cpu dist/merit-prover-cuda-tests
 
 echo "== dynamic dependencies of dist/merit-prover-cuda"
 ldd dist/merit-prover-cuda

@@ -30,6 +30,9 @@ nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,nohead
 sampler=$!
 status=0
 if [ "$smoke" = 1 ]; then
+  echo "== CUDA equivalence test (prover/tests/cuda.rs)"
+  MERIT_REPO_ROOT="$PWD" MERIT_CUDA_PROOF_OUT="$results/tiny.cuda-test.proof.json" \
+    dist/merit-prover-cuda-tests --nocapture || status=1
   echo "== smoke: tiny on the GPU, verified by the CPU build"
   dist/merit-prover-cuda bench --config circuits/configs/tiny.json --dev-srs --repeat 2 --out "$results" \
     && dist/merit-prover-cpu verify --config circuits/configs/tiny.json --dev-srs \
