@@ -17,7 +17,7 @@
 //! reverted call returned.
 
 use alloy::{
-    contract::{CallBuilder, CallDecoder},
+    contract::{CallBuilder, CallDecoder, RawCallBuilder},
     primitives::{Address, Bytes, U256},
     providers::Provider,
     rpc::types::TransactionReceipt,
@@ -175,31 +175,22 @@ pub async fn deploy_verifier<P: Provider>(
     circuit: &str,
 ) -> Result<(Address, Address), ContractsError> {
     let context = format!("deploying the {circuit} verifier");
-    match circuit {
-        "tiny" => {
-            let part2 = TinyBatchVerifierPart2::deploy_builder(provider)
-                .deploy()
-                .await
-                .map_err(node_error(&context))?;
-            let verifier = TinyBatchVerifier::deploy_builder(provider, part2)
-                .deploy()
-                .await
-                .map_err(node_error(&context))?;
-            Ok((verifier, part2))
-        }
-        "n16" => {
-            let part2 = N16BatchVerifierPart2::deploy_builder(provider)
-                .deploy()
-                .await
-                .map_err(node_error(&context))?;
-            let verifier = N16BatchVerifier::deploy_builder(provider, part2)
-                .deploy()
-                .await
-                .map_err(node_error(&context))?;
-            Ok((verifier, part2))
-        }
-        other => Err(ContractsError::UnknownVerifier(other.to_owned())),
-    }
+    let (part2_code, verifier_code) = match circuit {
+        "tiny" => (&TinyBatchVerifierPart2::BYTECODE, &TinyBatchVerifier::BYTECODE),
+        "n16" => (&N16BatchVerifierPart2::BYTECODE, &N16BatchVerifier::BYTECODE),
+        other => return Err(ContractsError::UnknownVerifier(other.to_owned())),
+    };
+    let part2 = RawCallBuilder::new_raw_deploy(provider, part2_code.clone())
+        .deploy()
+        .await
+        .map_err(node_error(&context))?;
+    // The verifier's constructor takes the second half's address.
+    let init = [verifier_code.as_ref(), part2.into_word().as_slice()].concat();
+    let verifier = RawCallBuilder::new_raw_deploy(provider, init.into())
+        .deploy()
+        .await
+        .map_err(node_error(&context))?;
+    Ok((verifier, part2))
 }
 
 /// Deploys the demo token (whole supply to `params.owner`), the verifier of `params.circuit`
