@@ -46,8 +46,8 @@ enum Command {
     Circuit(CircuitCommand),
     /// Run the sequencer node: HTTP API, RocksDB store, batcher (Ctrl-C or SIGTERM stops it).
     Node(merit_sequencer::cli::NodeArgs),
-    /// Run a prover worker against a sequencer (not available yet).
-    Prover(Unavailable),
+    /// Run a prover worker: lease sealed batches from a sequencer, prove them, upload the proofs.
+    Prover(merit_prover::worker::WorkerArgs),
     /// Prove one batch offline (keys generated on first use), verified before it is written.
     Prove(crate::prove::ProveArgs),
     /// Verify a batch proof natively.
@@ -270,7 +270,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             runtime.block_on(merit_sequencer::run(config, merit_sequencer::shutdown_signal()))?;
             Ok(())
         }
-        Command::Prover(_) => unavailable("prover", "the prover worker"),
+        Command::Prover(args) => crate::worker::run(&args),
         Command::Prove(args) => crate::prove::prove(args),
         Command::Verify(args) => crate::prove::verify(args),
         Command::Verifier(VerifierCommand::Generate(args)) => crate::prove::generate_verifier(args),

@@ -1,13 +1,15 @@
 //! `merit`: the command-line entry point to Merit.
 //!
 //! Working today: `demo` (the native loop), `batch apply`, `claim-proof`, `state init`,
-//! `contribution sign`, `model score` and `model import` (ONNX). The other subcommands are in
+//! `contribution sign`, `model score` and `model import` (ONNX), `node`, `prover` (the worker),
+//! `prove`, `verify`, `circuit stats` and `verifier generate`. The other subcommands are in
 //! place and say plainly that they are not available yet.
 
 mod commands;
 mod demo;
 mod io;
 mod prove;
+mod worker;
 
 use clap::Parser;
 

@@ -667,6 +667,8 @@ pub struct WorkerArgs {
 impl WorkerArgs {
     /// Loads the configuration, SRS and keys and builds the worker (does not start it).
     pub fn worker(&self) -> Result<Worker<LocalProver>, WorkerError> {
+        // A bad URL is reported before minutes of keygen, not after.
+        http::Endpoint::parse(&self.sequencer)?;
         let config = CircuitConfig::load(&self.config)
             .map_err(|source| WorkerError::Config { path: self.config.clone(), source })?;
         let k = config.config.k as u32;

@@ -227,10 +227,27 @@ fn demo_runs_the_native_loop_and_writes_artifacts() {
 
 #[test]
 fn unavailable_commands_say_so() {
-    for args in [vec!["prover"], vec!["deploy"], vec!["submit"]] {
+    for args in [vec!["deploy"], vec!["submit"]] {
         let err = stderr(merit().args(&args));
         assert!(err.contains("is not available yet"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn the_prover_worker_refuses_bad_arguments_before_any_work() {
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../circuits/configs/tiny.json");
+    let err = stderr(
+        merit()
+            .args(["prover", "--sequencer", "http://127.0.0.1:1", "--keys", "k", "--config"])
+            .arg(&config),
+    );
+    assert!(err.contains("--srs"), "{err}");
+    let err = stderr(
+        merit()
+            .args(["prover", "--sequencer", "https://seq.example", "--dev-srs", "--config"])
+            .arg(&config),
+    );
+    assert!(err.contains("https is not supported"), "{err}");
 }
 
 fn onnx_fixture(name: &str) -> PathBuf {
