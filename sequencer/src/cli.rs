@@ -66,6 +66,16 @@ pub struct NodeArgs {
     /// How long a prover's lease on a batch lasts (ms; default 600000).
     #[arg(long, value_name = "MS")]
     pub lease_ms: Option<u64>,
+    /// JSON-RPC endpoint of the settlement chain: settle proven batches on the rollup
+    /// (needs --circuit, --chain-id and --rollup).
+    #[arg(long, value_name = "URL")]
+    pub l1_rpc_url: Option<String>,
+    /// File with the submitter's hex private key (or set MERIT_L1_PRIVATE_KEY).
+    #[arg(long, value_name = "FILE")]
+    pub l1_key_file: Option<PathBuf>,
+    /// Blocks a settlement receipt needs (itself included; default 1).
+    #[arg(long)]
+    pub l1_confirmations: Option<u64>,
 }
 
 impl NodeArgs {
@@ -99,6 +109,10 @@ impl NodeArgs {
             srs: self.srs.clone(),
             dev_srs: self.dev_srs.then_some(true),
             lease_ms: self.lease_ms,
+            l1_rpc_url: self.l1_rpc_url.clone(),
+            l1_key_file: self.l1_key_file.clone(),
+            l1_confirmations: self.l1_confirmations,
+            l1_poll_ms: None,
         }
     }
 }

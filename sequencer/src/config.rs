@@ -29,6 +29,12 @@
 //! keys = "keys"                   # omitted = <data_dir>/keys
 //! srs = "kzg_bn254_18.srs"        # or dev_srs = true (insecure: tests and demos)
 //! lease_ms = 600000
+//!
+//! [l1]                            # the L1 submitter; no rpc_url = no settlement
+//! rpc_url = "http://127.0.0.1:8545"
+//! key_file = "submitter.key"      # hex private key; or MERIT_L1_PRIVATE_KEY in the env
+//! confirmations = 1               # blocks on top of the receipt before a batch counts
+//! poll_ms = 1000
 //! ```
 //!
 //! With a circuit, the batcher seals batches the circuit can prove: `max_batch_size` must be at
@@ -39,7 +45,11 @@
 //! `MERIT_DATA_DIR`, `MERIT_CHAIN_ID`, `MERIT_ROLLUP`, `MERIT_MODEL`, `MERIT_POLICY`,
 //! `MERIT_TREE_DEPTH`, `MERIT_MAX_BATCH_SIZE`, `MERIT_MAX_BATCH_ACCOUNTS`,
 //! `MERIT_MAX_BATCH_AGE_MS`, `MERIT_GROUP_COMMIT_WINDOW_US`, `MERIT_QUEUE_CAPACITY`,
-//! `MERIT_CIRCUIT`, `MERIT_KEYS`, `MERIT_SRS`, `MERIT_DEV_SRS`, `MERIT_LEASE_MS`.
+//! `MERIT_CIRCUIT`, `MERIT_KEYS`, `MERIT_SRS`, `MERIT_DEV_SRS`, `MERIT_LEASE_MS`,
+//! `MERIT_L1_RPC_URL`, `MERIT_L1_KEY_FILE`, `MERIT_L1_CONFIRMATIONS`, `MERIT_L1_POLL_MS`.
+//!
+//! The submitter's private key is never part of the configuration (so it is never printed
+//! with it): it is read from `l1.key_file` or, failing that, from `MERIT_L1_PRIVATE_KEY`.
 
 use std::{
     collections::HashMap,
@@ -70,6 +80,8 @@ pub struct Config {
     pub batcher: BatcherConfig,
     /// The prover job queue.
     pub prover: ProverConfig,
+    /// The L1 submitter.
+    pub l1: L1Config,
 }
 
 /// The HTTP API.
@@ -214,6 +226,33 @@ impl ProverConfig {
     }
 }
 
+/// The L1 submitter: settles proven batches on the rollup contract (`domain.rollup`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct L1Config {
+    /// JSON-RPC endpoint of the settlement chain; `None` = no submitter.
+    pub rpc_url: Option<String>,
+    /// File holding the submitter's private key (hex); if omitted, `MERIT_L1_PRIVATE_KEY`.
+    pub key_file: Option<PathBuf>,
+    /// Blocks a receipt must have on top (itself included) before its batch counts as settled.
+    pub confirmations: u64,
+    /// How often the submitter looks for work and reads the chain, in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for L1Config {
+    fn default() -> Self {
+        Self { rpc_url: None, key_file: None, confirmations: 1, poll_ms: 1_000 }
+    }
+}
+
+impl L1Config {
+    /// `poll_ms` as a duration.
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms)
+    }
+}
+
 /// Values from the command line; `None` leaves the lower layers' value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigOverrides {
@@ -253,6 +292,14 @@ pub struct ConfigOverrides {
     pub dev_srs: Option<bool>,
     /// `prover.lease_ms`.
     pub lease_ms: Option<u64>,
+    /// `l1.rpc_url`.
+    pub l1_rpc_url: Option<String>,
+    /// `l1.key_file`.
+    pub l1_key_file: Option<PathBuf>,
+    /// `l1.confirmations`.
+    pub l1_confirmations: Option<u64>,
+    /// `l1.poll_ms`.
+    pub l1_poll_ms: Option<u64>,
 }
 
 /// Why the configuration or a file it names is not usable.
@@ -382,6 +429,10 @@ impl Config {
             srs: var(env, "MERIT_SRS")?,
             dev_srs: var(env, "MERIT_DEV_SRS")?,
             lease_ms: var(env, "MERIT_LEASE_MS")?,
+            l1_rpc_url: var(env, "MERIT_L1_RPC_URL")?,
+            l1_key_file: var(env, "MERIT_L1_KEY_FILE")?,
+            l1_confirmations: var(env, "MERIT_L1_CONFIRMATIONS")?,
+            l1_poll_ms: var(env, "MERIT_L1_POLL_MS")?,
         };
         self.apply(&layer);
         Ok(())
@@ -429,6 +480,14 @@ impl Config {
         }
         set(&mut self.prover.dev_srs, &o.dev_srs);
         set(&mut self.prover.lease_ms, &o.lease_ms);
+        if o.l1_rpc_url.is_some() {
+            self.l1.rpc_url.clone_from(&o.l1_rpc_url);
+        }
+        if o.l1_key_file.is_some() {
+            self.l1.key_file.clone_from(&o.l1_key_file);
+        }
+        set(&mut self.l1.confirmations, &o.l1_confirmations);
+        set(&mut self.l1.poll_ms, &o.l1_poll_ms);
     }
 
     /// Checks value ranges.
@@ -463,6 +522,26 @@ impl Config {
                 (Some(_), true) => return invalid("give prover.srs or prover.dev_srs, not both"),
                 _ => {}
             }
+        }
+        if self.l1.rpc_url.is_some() {
+            if self.prover.circuit.is_none() {
+                return invalid(
+                    "l1.rpc_url is set but prover.circuit is not: the submitter settles proven \
+                     batches, and only a node with a job queue has proofs",
+                );
+            }
+            if self.domain.chain_id.is_none() || self.domain.rollup.is_none() {
+                return invalid(
+                    "l1.rpc_url is set: give domain.chain_id and domain.rollup (the deployed \
+                     RewardRollup) explicitly",
+                );
+            }
+        }
+        if self.l1.confirmations == 0 {
+            return invalid("l1.confirmations must be at least 1");
+        }
+        if self.l1.poll_ms == 0 {
+            return invalid("l1.poll_ms must be at least 1");
         }
         if let Err(e) = State::new(self.protocol.tree_depth) {
             return Err(ConfigError::Invalid(format!("protocol.tree_depth: {e}")));
@@ -673,6 +752,33 @@ mod tests {
         assert_eq!((config.prover.lease_ms, config.prover.dev_srs), (7, true));
         let both = ConfigOverrides { srs: Some("k.srs".into()), ..flags };
         assert!(matches!(Config::load(None, vars, &both), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn l1_settings_need_a_circuit_and_an_explicit_domain() {
+        let vars =
+            env(&[("MERIT_L1_RPC_URL", "http://127.0.0.1:8545"), ("MERIT_L1_CONFIRMATIONS", "3")]);
+        let err = Config::load(None, vars.clone(), &Default::default()).unwrap_err();
+        assert!(err.to_string().contains("prover.circuit"), "{err}");
+        let with_circuit = ConfigOverrides {
+            circuit: Some("tiny.json".into()),
+            dev_srs: Some(true),
+            ..Default::default()
+        };
+        let err = Config::load(None, vars.clone(), &with_circuit).unwrap_err();
+        assert!(err.to_string().contains("domain.rollup"), "{err}");
+        let full = ConfigOverrides {
+            chain_id: Some(31337),
+            rollup: Some(Address::repeat_byte(7)),
+            l1_key_file: Some("k.hex".into()),
+            ..with_circuit
+        };
+        let config = Config::load(None, vars, &full).unwrap();
+        assert_eq!(config.l1.rpc_url.as_deref(), Some("http://127.0.0.1:8545"));
+        assert_eq!(config.l1.confirmations, 3);
+        assert_eq!(config.l1.key_file, Some(PathBuf::from("k.hex")));
+        let zero = ConfigOverrides { l1_confirmations: Some(0), ..Default::default() };
+        assert!(matches!(Config::load(None, [], &zero), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //!                                      │
 //!  worker ──POST /v1/jobs/lease──▶ job queue (lease: oldest open batch, expiring)
 //!  worker ──POST /v1/jobs/{id}/proof──▶ lease, instances, native verification ──▶ proven
+//!                                      │
+//!                                      ▼
+//!                        L1 submitter: lastBatchId + 1 proven? ── submitBatch ──▶ RewardRollup
+//!  client ──GET /v1/accounts/{a}/claim-proof──▶ newest *settled* batch touching a ──▶ claim()
 //! ```
 //!
 //! ## Good starting points
@@ -33,6 +37,8 @@
 //! - [`config`]: defaults < TOML file < `MERIT_*` env < CLI flags.
 //! - [`jobs`]: the prover job queue ([`jobs::JobQueue`]), its injectable [`jobs::Clock`], and
 //!   the circuit checks at start.
+//! - [`submitter`]: the L1 submitter ([`Submitter`]), in-order and exactly-once settlement on
+//!   `RewardRollup` through `merit-contracts`.
 //!
 //! ## Guarantees
 //! - A `202` means the contribution, its pending-queue entry, the account's nonce and the next
@@ -50,12 +56,13 @@
 //!   after it verifies against the batch's own public instances, and the lease, the proof and
 //!   the batch's proven status are durable.
 //!
+//! - With an L1 submitter, batches settle in order and each once (the next batch is always
+//!   read from the contract); claim proofs are served against the newest settled batch that
+//!   touched the account, so `claim()` accepts them as they are.
+//!
 //! ## Not in this version
-//! - **L1 submitter and L1 sync** (alloy; in-order settlement, reorgs, `claimed` amounts):
-//!   needs the contracts and their bindings (`merit-contracts`). Until then
-//!   `GET /v1/accounts/{address}` reports `claimed` as `0`, and cumulative amounts are as of
-//!   the last *sealed* batch, not yet proven or settled.
-//! - **Load-generator benchmark** (belongs in `bench/`).
+//! - Fee bumping of a stuck settlement transaction, and reorgs deeper than
+//!   `l1.confirmations` (see [`submitter`]).
 //! - The account tree is rebuilt from the accounts table on start (O(accounts · depth)
 //!   hashes); a persisted tree-node table comes with larger deployments.
 
@@ -67,9 +74,11 @@ pub mod metrics;
 mod node;
 pub mod sequencer;
 pub mod store;
+pub mod submitter;
 
 pub use config::{Config, Protocol};
 pub use jobs::{Circuit, Clock, JobQueue, ManualClock, SystemClock};
 pub use node::{run, shutdown_signal, BatcherMode, Node};
 pub use sequencer::{NodeError, Receipt, SealOutcome, Sequencer, Settings, SubmitError};
 pub use store::{MemoryStore, RocksStore, Store};
+pub use submitter::{L1Chain, L1Error, L1Status, Submitter};

@@ -35,6 +35,12 @@ pub struct Metrics {
     pub proofs_rejected: IntCounterVec,
     /// Sealed batches without an accepted proof.
     pub open_jobs: IntGauge,
+    /// The last batch settled on L1, as the rollup contract reports it.
+    pub l1_settled_batch: IntGauge,
+    /// `submitBatch` outcomes: `settled`, or the kind of failure (`reverted`, `rpc`, …).
+    pub l1_submissions: IntCounterVec,
+    /// Gas used by settled `submitBatch` transactions.
+    pub l1_gas_used: IntCounter,
 }
 
 impl Metrics {
@@ -90,6 +96,19 @@ impl Metrics {
         .expect("valid metric");
         let open_jobs = IntGauge::new("open_jobs", "Sealed batches without an accepted proof")
             .expect("valid metric");
+        let l1_settled_batch = IntGauge::new(
+            "l1_settled_batch_id",
+            "The last batch settled on L1 (0 before the first)",
+        )
+        .expect("valid metric");
+        let l1_submissions = IntCounterVec::new(
+            Opts::new("l1_submissions_total", "submitBatch attempts by outcome"),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let l1_gas_used =
+            IntCounter::new("l1_gas_used_total", "Gas used by settled submitBatch transactions")
+                .expect("valid metric");
         for metric in [
             Box::new(submissions.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(ack_latency.clone()),
@@ -104,6 +123,9 @@ impl Metrics {
             Box::new(proofs_accepted.clone()),
             Box::new(proofs_rejected.clone()),
             Box::new(open_jobs.clone()),
+            Box::new(l1_settled_batch.clone()),
+            Box::new(l1_submissions.clone()),
+            Box::new(l1_gas_used.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -122,6 +144,9 @@ impl Metrics {
             proofs_accepted,
             proofs_rejected,
             open_jobs,
+            l1_settled_batch,
+            l1_submissions,
+            l1_gas_used,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Running a node: the writer and batcher tasks, the HTTP server and graceful shutdown.
+//! Running a node: the writer, batcher and L1 submitter tasks, the HTTP server and graceful
+//! shutdown.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -11,6 +12,7 @@ use crate::{
     jobs::{Circuit, JobQueue, SystemClock},
     sequencer::{NodeError, SealOutcome, Sequencer, Settings},
     store::{RocksStore, Store},
+    submitter::{load_signer, Submitter, PRIVATE_KEY_VAR},
 };
 
 /// Whether [`Node::start`] runs the batcher task.
@@ -30,6 +32,7 @@ pub struct Node {
     stop: watch::Sender<bool>,
     writer: JoinHandle<()>,
     batcher: Option<JoinHandle<()>>,
+    submitter: Option<JoinHandle<()>>,
 }
 
 impl Node {
@@ -56,7 +59,16 @@ impl Node {
         let writer = tokio::spawn(writer.run(stopped.clone()));
         let batcher = (mode == BatcherMode::Automatic)
             .then(|| tokio::spawn(run_batcher(sequencer.clone(), stopped)));
-        Ok(Self { sequencer, stop, writer, batcher })
+        Ok(Self { sequencer, stop, writer, batcher, submitter: None })
+    }
+
+    /// Attaches `submitter`'s chain view to the sequencer and runs it until shutdown.
+    pub fn start_submitter(&mut self, submitter: Submitter) {
+        if !self.sequencer.attach_l1(submitter.chain().clone()) {
+            error!(target: "merit::sequencer", "an L1 submitter is running already; not starting another");
+            return;
+        }
+        self.submitter = Some(tokio::spawn(submitter.run(self.stop.subscribe())));
     }
 
     /// The sequencer.
@@ -74,6 +86,11 @@ impl Node {
         if let Some(batcher) = self.batcher {
             if let Err(error) = batcher.await {
                 error!(target: "merit::sequencer", %error, "the batcher task failed");
+            }
+        }
+        if let Some(submitter) = self.submitter {
+            if let Err(error) = submitter.await {
+                error!(target: "merit::sequencer", %error, "the L1 submitter task failed");
             }
         }
     }
@@ -126,6 +143,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
     let protocol = Protocol::load(&config)?;
+    // The key first: a node that cannot settle should say so before keygen and RocksDB.
+    let signer = match config.l1.rpc_url {
+        Some(_) => Some(load_signer(&config.l1, std::env::var(PRIVATE_KEY_VAR).ok().as_deref())?),
+        None => None,
+    };
     let circuit_config = config.clone();
     let circuit = tokio::task::spawn_blocking(move || Circuit::load(&circuit_config))
         .await
@@ -134,13 +156,22 @@ pub async fn run(
         JobQueue::new(Arc::new(circuit), config.prover.lease(), Arc::new(SystemClock))
     });
     let store = RocksStore::open(config.storage.db_path())?;
-    let node = Node::start_with_jobs(
+    let mut node = Node::start_with_jobs(
         protocol,
         Settings::from(&config),
         Arc::new(store),
         BatcherMode::Automatic,
         jobs,
     )?;
+    if let Some(signer) = signer {
+        match Submitter::connect(&config.l1, signer, node.sequencer().clone()).await {
+            Ok(submitter) => node.start_submitter(submitter),
+            Err(err) => {
+                node.shutdown().await;
+                return Err(err.into());
+            }
+        }
+    }
     let listener = TcpListener::bind(config.api.listen)
         .await
         .map_err(|source| NodeError::Bind { addr: config.api.listen, source })?;

@@ -4,12 +4,13 @@ use std::{
     collections::HashMap,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex, RwLock,
+        Arc, Mutex, OnceLock, RwLock,
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{keccak256, Address, B256};
+use alloy_sol_types::SolStruct;
 use merit_core::{
     apply_batch, field::fr_to_b256, BatchApplied, BatchError, Contribution, ContributionRef,
     SignatureError, SignedContribution, State,
@@ -23,14 +24,16 @@ use crate::{
     jobs::{job_vector, JobQueue, JobSetupError},
     metrics::Metrics,
     store::{
-        AccountRecord, Accounts, BatchOutputs, Batches, ChainHeadRecord, ContributionRecord,
-        Contributions, Genesis, JobVectors, MetaKey, MetaValue, Metadata, Nonces, Outcome,
-        Outcomes, Pending, Store, StoreError, StoreExt, WriteSet,
+        AccountBatches, AccountRecord, Accounts, BatchOutputs, Batches, ChainHeadRecord,
+        ContributionRecord, Contributions, Genesis, JobVectors, MetaKey, MetaValue, Metadata,
+        Nonces, Outcome, Outcomes, Pending, Store, StoreError, StoreExt, WriteSet,
     },
+    submitter::L1Chain,
 };
 
-/// Version of the storage layout written into [`Genesis::schema`].
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the storage layout written into [`Genesis::schema`] (2: the `account_batches`
+/// index and the `settlements` table).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Most submissions the writer puts into one synced write.
 const MAX_GROUP: usize = 1024;
@@ -97,6 +100,9 @@ pub enum NodeError {
         /// The configured value.
         configured: String,
     },
+    /// The L1 submitter cannot start.
+    #[error(transparent)]
+    L1(#[from] crate::submitter::L1Error),
     /// The stored state is inconsistent.
     #[error("the stored chain state is corrupt: {0}")]
     Corrupt(String),
@@ -284,8 +290,11 @@ pub struct Sequencer {
     submissions: mpsc::Sender<Submission>,
     batch_ready: Notify,
     seal_lock: Mutex<()>,
+    /// The EIP-712 domain separator of `protocol.domain`.
+    domain_separator: B256,
     metrics: Metrics,
     jobs: Option<JobQueue>,
+    l1: OnceLock<Arc<L1Chain>>,
 }
 
 /// The group-commit writer: the only task that assigns sequence numbers and accepts nonces.
@@ -402,6 +411,7 @@ impl Sequencer {
             state_root = %root,
             "chain loaded"
         );
+        let protocol_domain_separator = protocol.domain.eip712().separator();
         let sequencer = Arc::new(Self {
             store,
             model_commitment: genesis.model_commitment,
@@ -413,8 +423,10 @@ impl Sequencer {
             submissions: tx,
             batch_ready: Notify::new(),
             seal_lock: Mutex::new(()),
+            domain_separator: protocol_domain_separator,
             metrics,
             jobs,
+            l1: OnceLock::new(),
         });
         let writer = Writer { sequencer: sequencer.clone(), rx, nonces, next_seq };
         Ok((sequencer, writer))
@@ -438,6 +450,18 @@ impl Sequencer {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Connects the settlement chain (done once, by the node when it starts the L1
+    /// submitter): the claim-proof and account routes then answer as of the last settled
+    /// batch. Returns `false` if one was attached already.
+    pub fn attach_l1(&self, chain: Arc<L1Chain>) -> bool {
+        self.l1.set(chain).is_ok()
+    }
+
+    /// The settlement chain, if the node runs an L1 submitter.
+    pub fn l1(&self) -> Option<&Arc<L1Chain>> {
+        self.l1.get()
     }
 
     /// The prover job queue, if the node has one.
@@ -465,34 +489,40 @@ impl Sequencer {
         self.pending.load(Ordering::SeqCst)
     }
 
-    /// The id of a contribution: its EIP-712 signing hash under this node's domain.
+    /// The id of a contribution: its EIP-712 signing hash under this node's domain
+    /// ([`Contribution::signing_hash`], with the domain separator computed once per node).
     pub fn contribution_id(&self, contribution: &Contribution) -> B256 {
-        contribution.signing_hash(&self.protocol.domain)
+        let mut digest = [0u8; 66];
+        digest[..2].copy_from_slice(b"\x19\x01");
+        digest[2..34].copy_from_slice(self.domain_separator.as_slice());
+        digest[34..].copy_from_slice(contribution.typed().eip712_hash_struct().as_slice());
+        let id = keccak256(digest);
+        debug_assert_eq!(id, contribution.signing_hash(&self.protocol.domain));
+        id
     }
 
     /// Validates a signed contribution and acknowledges it once it is durably stored.
     ///
     /// Checks, in order: feature width, signature (EIP-712, low s, signer = contributor),
-    /// replay of a stored contribution, then, in the writer, the nonce against the account's
-    /// last accepted one. Nothing is stored unless every check passes.
+    /// then, in the writer, the nonce against the account's last accepted one (a nonce at or
+    /// below it is `NonceReplayed` if it is the last accepted one or this very contribution is
+    /// stored, `NonceTooLow` otherwise). Nothing is stored unless every check passes.
     pub async fn submit(&self, signed: SignedContribution) -> Result<Receipt, SubmitError> {
         let contribution = &signed.contribution;
         self.protocol
             .model
             .check_dimension(&contribution.features)
             .map_err(|e| SubmitError::FeatureWidth { expected: e.expected, actual: e.actual })?;
-        signed.verify(&self.protocol.domain).map_err(|source| SubmitError::Signature {
+        // The id is the EIP-712 signing hash: hash once, for the id and the signature check.
+        let id = self.contribution_id(contribution);
+        verify_prehashed(&signed, &id).map_err(|source| SubmitError::Signature {
             source,
             chain_id: self.protocol.domain.chain_id,
             rollup: self.protocol.domain.verifying_contract,
         })?;
-        let id = self.contribution_id(contribution);
-        if self.store.get::<Contributions>(&id)?.is_some() {
-            return Err(SubmitError::NonceReplayed {
-                contributor: contribution.contributor,
-                nonce: contribution.nonce,
-            });
-        }
+        // A stored contribution has a nonce at or below its account's last accepted one, so
+        // the writer's nonce check refuses every replay; it looks the id up only then, to
+        // tell a replay from a stale nonce. The hot path does no store read.
         let (reply, answer) = oneshot::channel();
         self.submissions.try_send(Submission { id, signed, reply }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
@@ -502,8 +532,13 @@ impl Sequencer {
     }
 
     /// Seals a batch if the size or age limit is reached (see [`Sequencer::seal_now`]).
+    ///
+    /// This is what the node's batcher calls. The work (scoring and the account-tree hashes of
+    /// `apply_batch`, about a millisecond per contribution) runs on a thread of its own at the
+    /// lowest CPU priority, so sealing uses idle CPU and never delays acknowledgements (on
+    /// Linux; elsewhere at normal priority). The caller waits for it.
     pub fn seal_if_due(&self, now: SystemTime) -> Result<SealOutcome, SealError> {
-        self.seal(now, false)
+        at_low_priority("merit-sealer", || self.seal(now, false))
     }
 
     /// Seals the pending queue now, whatever its size and age.
@@ -634,6 +669,7 @@ impl Sequencer {
                 &touched.address,
                 &AccountRecord { account, last_batch: batch_id },
             )?;
+            set.put::<AccountBatches>(&(touched.address, batch_id), &touched.cumulative)?;
         }
         let state_root = fr_to_b256(&applied.state.root());
         set.put::<Metadata>(
@@ -719,6 +755,55 @@ impl Sequencer {
     }
 }
 
+/// [`SignedContribution::verify`] with the signing hash already computed: low `s`, a
+/// recoverable signature, and the signer is the contributor.
+fn verify_prehashed(signed: &SignedContribution, hash: &B256) -> Result<(), SignatureError> {
+    if signed.signature.normalize_s().is_some() {
+        return Err(SignatureError::HighS);
+    }
+    let signer = signed.signature.recover_address_from_prehash(hash)?;
+    let contributor = signed.contribution.contributor;
+    if signer != contributor {
+        return Err(SignatureError::WrongSigner { signer, contributor });
+    }
+    Ok(())
+}
+
+/// Runs `work` on a new thread named `name` at the lowest CPU priority and waits for it (or
+/// runs it here, at the caller's priority, if no thread can be started).
+fn at_low_priority<T: Send>(name: &str, work: impl FnOnce() -> T + Send) -> T {
+    let slot = Mutex::new(Some(work));
+    let take =
+        || slot.lock().unwrap_or_else(|p| p.into_inner()).take().expect("the work runs once");
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new().name(name.to_owned()).spawn_scoped(scope, || {
+            lower_thread_priority();
+            take()()
+        });
+        match spawned {
+            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => take()(),
+        }
+    })
+}
+
+/// Puts the calling thread at the lowest CPU priority. Linux: `SCHED_IDLE` for this thread only
+/// (it runs when nothing else wants the CPU and is preempted as soon as anything does), else
+/// nice 19. A no-op elsewhere, where these calls would affect the whole process.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: the pointer is to a live local; errors leave the priority as it was.
+    unsafe {
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            if libc::setpriority(libc::PRIO_PROCESS, tid, 19) != 0 {
+                debug!(target: "merit::sequencer", "cannot lower the sealing thread's priority");
+            }
+        }
+    }
+}
+
 /// The contribution an `apply_batch` error is about, if any.
 fn offending(error: &BatchError) -> Option<ContributionRef> {
     match error {
@@ -797,7 +882,40 @@ impl Writer {
     /// Group commit: the writer takes one submission, then everything else queued, waiting up
     /// to the group-commit window for more (at most 1,024), checks nonces in arrival order and
     /// writes the accepted ones in one synced write; only then does it answer them.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    ///
+    /// The writer runs on a thread of its own (`merit-writer`, with a single-threaded runtime
+    /// for its timers) and makes the synced write right there: the next group is never queued
+    /// behind the API's request handlers (signature recovery keeps them busy under load), and
+    /// no write waits for a blocking-pool thread. This future resolves when the thread is done;
+    /// if it is dropped instead (its runtime shutting down), the writer stops as on `stop`.
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let (finished, done) = oneshot::channel::<()>();
+        // Dropped with this future: tells the thread to stop.
+        let (_alive, dropped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("merit-writer".to_owned()).spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+                Ok(runtime) => runtime.block_on(self.run_here(stop, dropped)),
+                Err(error) => {
+                    error!(target: "merit::sequencer", %error, "cannot start the writer's runtime")
+                }
+            }
+            let _ = finished.send(());
+        });
+        match thread {
+            Ok(_) => {
+                let _ = done.await;
+            }
+            Err(error) => {
+                error!(target: "merit::sequencer", %error, "cannot start the writer thread");
+            }
+        }
+    }
+
+    async fn run_here(
+        mut self,
+        mut stop: watch::Receiver<bool>,
+        mut dropped: oneshot::Receiver<()>,
+    ) {
         let mut stopping = false;
         loop {
             let first = if stopping {
@@ -817,10 +935,15 @@ impl Writer {
                         stopping = true;
                         continue;
                     }
+                    _ = &mut dropped => {
+                        self.rx.close();
+                        stopping = true;
+                        continue;
+                    }
                 }
             };
             let group = self.collect(first).await;
-            self.commit(group).await;
+            self.commit(group);
         }
         info!(target: "merit::sequencer", "writer flushed and stopped");
     }
@@ -841,7 +964,9 @@ impl Writer {
         group
     }
 
-    async fn commit(&mut self, group: Vec<Submission>) {
+    /// Checks nonces, writes the accepted submissions in one synced write on this thread, then
+    /// answers them.
+    fn commit(&mut self, group: Vec<Submission>) {
         let sequencer = self.sequencer.clone();
         let received_at_ms = unix_ms(SystemTime::now());
         let mut accepted_nonces: HashMap<Address, u64> = HashMap::new();
@@ -858,7 +983,16 @@ impl Writer {
                 .copied()
                 .unwrap_or(0);
             if nonce <= last {
-                let error = if nonce == last && last > 0 {
+                let replayed = (nonce == last && last > 0)
+                    || match sequencer.store.contains::<Contributions>(&submission.id) {
+                        Ok(stored) => stored,
+                        Err(error) => {
+                            error!(target: "merit::sequencer", %error, "cannot read the store");
+                            let _ = submission.reply.send(Err(SubmitError::Store(error)));
+                            continue;
+                        }
+                    };
+                let error = if replayed {
                     SubmitError::NonceReplayed { contributor, nonce }
                 } else {
                     SubmitError::NonceTooLow { contributor, nonce, last }
@@ -896,8 +1030,8 @@ impl Writer {
             return;
         }
         let started = Instant::now();
-        let store = sequencer.store.clone();
-        let written = match tokio::task::spawn_blocking(move || store.write(set)).await {
+        let write = std::panic::AssertUnwindSafe(|| sequencer.store.write(set));
+        let written = match std::panic::catch_unwind(write) {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
                 error!(
@@ -908,8 +1042,8 @@ impl Writer {
                 );
                 false
             }
-            Err(error) => {
-                error!(target: "merit::sequencer", %error, "the write task failed");
+            Err(_) => {
+                error!(target: "merit::sequencer", "the durable write panicked");
                 false
             }
         };

@@ -11,8 +11,8 @@
 //! | `GET /v1/jobs` | the job queue: every unproven batch, sealed or leased (by whom, until when) |
 //! | `GET /v1/jobs/{batch_id}` | one batch's job: sealed, leased or proven |
 //! | `GET /v1/accounts/{address}` | cumulative, claimed, claimable, nonces, last batch |
-//! | `GET /v1/accounts/{address}/claim-proof` | the exact `claim()` arguments |
-//! | `GET /v1/status` | queue, head, state root, commitments |
+//! | `GET /v1/accounts/{address}/claim-proof` | the exact `claim()` arguments (against the newest settled batch when the node settles on L1) |
+//! | `GET /v1/status` | queue, head, state root, commitments, L1 settlement |
 //! | `GET /v1/openapi.json` | the OpenAPI 3 document |
 //! | `GET /health` | liveness and store check |
 //! | `GET /metrics` | Prometheus text |
@@ -51,9 +51,10 @@ use crate::{
     jobs::{JobQueue, JobView, JobsView},
     sequencer::{Receipt, Sequencer},
     store::{
-        Accounts, BatchOutputs, Batches, ContributionRecord, Contributions, MetaKey, Metadata,
-        Nonces, Outcome, Outcomes, ProofRecord, Proofs, StoreExt,
+        AccountBatches, Accounts, BatchOutputs, Batches, ContributionRecord, Contributions,
+        MetaKey, Metadata, Nonces, Outcome, Outcomes, ProofRecord, Proofs, StoreExt,
     },
+    submitter::L1Status,
 };
 
 /// Largest proof upload, bytes (a proof is a few kB to a few hundred kB of JSON; the node's
@@ -150,9 +151,11 @@ pub struct BatchView {
 
 /// An account as `GET /v1/accounts/{address}` returns it.
 ///
-/// `cumulative` is as of the last sealed batch (not yet proven or settled on L1). `claimed` is
-/// always `0` in this version: the node does not follow the rollup contract yet (no L1 sync),
-/// so `claimable` equals `cumulative` minus nothing.
+/// `cumulative` is as of the last sealed batch (not yet proven or settled on L1). On a node
+/// with an L1 submitter, `claimed` is read from the rollup (`claimed(address)`) and
+/// `claimable` is the cumulative of the newest *settled* batch that touched the account minus
+/// `claimed`: what `claim()` pays now. Without one, `claimed` is `0` and `claimable` equals
+/// `cumulative`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountView {
@@ -161,7 +164,7 @@ pub struct AccountView {
     /// Total reward as of the last sealed batch that touched it (decimal string).
     #[serde(with = "serde_u128")]
     pub cumulative: u128,
-    /// Paid out on L1; `0` until L1 sync exists.
+    /// Paid out on L1 (`0` on a node without an L1 submitter).
     #[serde(with = "serde_u128")]
     pub claimed: u128,
     /// `cumulative - claimed`.
@@ -203,6 +206,9 @@ pub struct StatusView {
     pub max_batch_size: usize,
     /// Batch age limit, ms.
     pub max_batch_age_ms: u64,
+    /// The L1 submitter's view of the settlement chain; absent on a node without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1: Option<L1Status>,
 }
 
 async fn submit(
@@ -281,25 +287,69 @@ async fn account(
     let address: Address =
         path_param(address, "invalid_address", "an address (0x + 40 hex digits)")?;
     let store = sequencer.store();
-    let settled = store.get::<Accounts>(&address)?;
+    let sealed = store.get::<Accounts>(&address)?;
     let last_nonce = store.get::<Nonces>(&address)?;
-    if settled.is_none() && last_nonce.is_none() {
+    if sealed.is_none() && last_nonce.is_none() {
         return Err(ApiError::not_found(
             "account_not_found",
             format!("{address} has no acknowledged contribution"),
         ));
     }
-    let cumulative = settled.map_or(0, |r| r.account.cumulative);
-    let claimed = 0;
+    let cumulative = sealed.map_or(0, |r| r.account.cumulative);
+    let (claimed, claimable) = match sequencer.l1() {
+        None => (0, cumulative),
+        Some(chain) => {
+            let settled = settled_entry(&sequencer, address, chain.settled_batch())?
+                .map_or(0, |(_, cumulative)| cumulative);
+            let claimed = chain.claimed(address).await.map_err(l1_unavailable)?;
+            let claimed = u128::try_from(claimed).map_err(|_| {
+                ApiError::internal(Inconsistent(format!("claimed({address}) exceeds 128 bits")))
+            })?;
+            (claimed, settled.saturating_sub(claimed))
+        }
+    };
     Ok(Json(AccountView {
         address,
         cumulative,
         claimed,
-        claimable: cumulative - claimed,
+        claimable,
         last_nonce: last_nonce.unwrap_or(0),
-        settled_nonce: settled.map_or(0, |r| r.account.last_nonce),
-        last_batch: settled.map(|r| r.last_batch),
+        settled_nonce: sealed.map_or(0, |r| r.account.last_nonce),
+        last_batch: sealed.map(|r| r.last_batch),
     }))
+}
+
+fn l1_unavailable(error: crate::submitter::L1Error) -> ApiError {
+    ApiError::client(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "l1_unavailable",
+        format!("the settlement chain cannot be read: {error}"),
+    )
+}
+
+/// The newest batch at or below `settled` that touched `address`, with its cumulative after it.
+fn settled_entry(
+    sequencer: &Sequencer,
+    address: Address,
+    settled: u64,
+) -> ApiResult<Option<(u64, u128)>> {
+    // (address, 0) ..: the account's batches in order; stop at the first past `settled`.
+    let mut newest = None;
+    let mut from = (address, 0u64);
+    loop {
+        let page = sequencer.store().scan::<AccountBatches>(Some(&from), 256)?;
+        let full = page.len() == 256;
+        for ((account, batch_id), cumulative) in page {
+            if account != address || batch_id > settled {
+                return Ok(newest);
+            }
+            newest = Some((batch_id, cumulative));
+            from = (address, batch_id + 1);
+        }
+        if !full {
+            return Ok(newest);
+        }
+    }
 }
 
 async fn claim_proof(
@@ -312,7 +362,25 @@ async fn claim_proof(
     let record = store.get::<Accounts>(&address)?.ok_or_else(|| {
         ApiError::not_found("no_claim", format!("no sealed batch has touched {address} yet"))
     })?;
-    let batch_id = record.last_batch;
+    // With a settlement chain the proof must be against a batch the rollup knows.
+    let batch_id = match sequencer.l1() {
+        None => record.last_batch,
+        Some(chain) => {
+            let settled = chain.settled_batch();
+            settled_entry(&sequencer, address, settled)?.map(|(batch_id, _)| batch_id).ok_or_else(
+                || {
+                    ApiError::not_found(
+                        "not_settled",
+                        format!(
+                            "no batch touching {address} is settled on L1 yet (settled: {settled}, \
+                             last batch touching it: {})",
+                            record.last_batch
+                        ),
+                    )
+                },
+            )?
+        }
+    };
     let output = store.get::<BatchOutputs>(&batch_id)?.ok_or_else(|| {
         ApiError::internal(Inconsistent(format!("batch output {batch_id} is missing")))
     })?;
@@ -434,6 +502,7 @@ async fn status(State(sequencer): State<AppState>) -> Json<StatusView> {
         tree_depth: protocol.tree_depth,
         max_batch_size: settings.max_batch_size,
         max_batch_age_ms: settings.max_batch_age.as_millis() as u64,
+        l1: sequencer.l1().map(|chain| chain.status()),
     })
 }
 

@@ -52,6 +52,13 @@ pub fn openapi() -> Value {
     let amount = json!({ "type": "string", "pattern": "^[0-9]+$", "description": "decimal u128" });
     let bytes32 = json!({ "type": "string", "pattern": hex32 });
     let addr = json!({ "type": "string", "pattern": address });
+    let l1_status = json!({ "type": "object",
+        "description": "present on a node with an L1 submitter",
+        "required": ["rollup", "submitter", "settled_batch", "last_tx", "last_error"],
+        "properties": { "rollup": addr, "submitter": addr,
+            "settled_batch": { "type": "integer" },
+            "last_tx": { "type": "string", "nullable": true },
+            "last_error": { "type": "string", "nullable": true } } });
     let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
@@ -87,19 +94,21 @@ pub fn openapi() -> Value {
                     ("400", "invalid_batch_id"), ("404", "batch_not_found"), ("500", "internal")])
             }},
             "/v1/accounts/{address}": { "get": {
-                "summary": "Cumulative, claimed (0 until L1 sync exists), claimable, nonces, last batch",
+                "summary": "Cumulative (last sealed batch), claimed (read from the rollup; 0 without an L1 submitter), claimable now, nonces, last batch",
                 "parameters": [path_param("address", "Contributor address", address)],
                 "responses": ok("200", "The account", schema("AccountView"), &[
-                    ("400", "invalid_address"), ("404", "account_not_found"), ("500", "internal")])
+                    ("400", "invalid_address"), ("404", "account_not_found"),
+                    ("503", "l1_unavailable"), ("500", "internal")])
             }},
             "/v1/accounts/{address}/claim-proof": { "get": {
-                "summary": "The exact claim(batchId, account, cumulative, proof) arguments against the latest batch that touched the account",
+                "summary": "The exact claim(batchId, account, cumulative, proof) arguments against the newest batch that touched the account (the newest settled one on a node with an L1 submitter)",
                 "parameters": [path_param("address", "Contributor address", address)],
                 "responses": ok("200", "The claim arguments", schema("ClaimProof"), &[
-                    ("400", "invalid_address"), ("404", "no_claim"), ("500", "internal")])
+                    ("400", "invalid_address"), ("404", "no_claim or not_settled"),
+                    ("500", "internal")])
             }},
             "/v1/status": { "get": {
-                "summary": "Pending count, last sealed batch, state root, commitments",
+                "summary": "Pending count, last sealed batch, state root, commitments, L1 settlement",
                 "responses": ok("200", "Status", schema("StatusView"), &[])
             }},
             "/v1/openapi.json": { "get": {
@@ -196,7 +205,8 @@ pub fn openapi() -> Value {
                     "feature_dim": { "type": "integer" }, "chain_id": { "type": "integer" },
                     "rollup": addr, "tree_depth": { "type": "integer" },
                     "max_batch_size": { "type": "integer" },
-                    "max_batch_age_ms": { "type": "integer" } } }
+                    "max_batch_age_ms": { "type": "integer" },
+                    "l1": l1_status } }
         }}
     });
     extend(&mut doc["paths"], job_paths());

@@ -20,9 +20,10 @@ use serde::{de::DeserializeOwned, Serialize};
 pub use memory::MemoryStore;
 pub use rocks::RocksStore;
 pub use tables::{
-    AccountRecord, Accounts, BatchOutputs, Batches, ChainHeadRecord, ContributionRecord,
-    Contributions, Genesis, JobVectors, Key, LeaseRecord, Leases, MetaKey, MetaValue, Metadata,
-    Nonces, Outcome, Outcomes, Pending, ProofRecord, Proofs, TABLES,
+    AccountBatches, AccountRecord, Accounts, BatchOutputs, Batches, ChainHeadRecord,
+    ContributionRecord, Contributions, Genesis, JobVectors, Key, LeaseRecord, Leases, MetaKey,
+    MetaValue, Metadata, Nonces, Outcome, Outcomes, Pending, ProofRecord, Proofs, SettlementRecord,
+    Settlements, TABLES,
 };
 
 /// A typed table: a column family with fixed key and value types.

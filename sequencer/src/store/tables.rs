@@ -47,6 +47,18 @@ impl Key for Address {
     }
 }
 
+impl Key for (Address, u64) {
+    fn encode(&self) -> Vec<u8> {
+        [self.0.as_slice(), &self.1.to_be_bytes()].concat()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        (bytes.len() == 28).then(|| {
+            (Address::from_slice(&bytes[..20]), u64::from_be_bytes(bytes[20..].try_into().unwrap()))
+        })
+    }
+}
+
 /// Every table name; backends create one column family each.
 pub const TABLES: &[&str] = &[
     Contributions::NAME,
@@ -60,6 +72,8 @@ pub const TABLES: &[&str] = &[
     JobVectors::NAME,
     Leases::NAME,
     Proofs::NAME,
+    AccountBatches::NAME,
+    Settlements::NAME,
 ];
 
 /// Every acknowledged contribution, by id (its EIP-712 signing hash). Never deleted.
@@ -309,4 +323,42 @@ pub struct ProofRecord {
     pub prover: String,
     /// When it was accepted, ms since the Unix epoch.
     pub accepted_at: u64,
+}
+
+/// Every batch that touched an account, keyed `(account, batch id)`, with the account's
+/// cumulative reward after it: the claim proof of an account is served from the newest one
+/// that is settled on L1. Written with the batch; never deleted.
+#[derive(Debug)]
+pub struct AccountBatches;
+
+impl Table for AccountBatches {
+    const NAME: &'static str = "account_batches";
+    type Key = (Address, u64);
+    type Value = u128;
+}
+
+/// Batches the L1 submitter settled, by batch id: what it sent and where it was mined. The
+/// chain itself (`RewardRollup.lastBatchId`) is the authority on what is settled; this is the
+/// node's record of its own transactions.
+#[derive(Debug)]
+pub struct Settlements;
+
+impl Table for Settlements {
+    const NAME: &'static str = "settlements";
+    type Key = u64;
+    type Value = SettlementRecord;
+}
+
+/// One `submitBatch` transaction that settled a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementRecord {
+    /// The transaction hash.
+    pub tx_hash: B256,
+    /// The block it was mined in.
+    pub block: u64,
+    /// Gas it used.
+    pub gas_used: u64,
+    /// When the submitter saw it confirmed, ms since the Unix epoch.
+    pub settled_at: u64,
 }

@@ -1,12 +1,14 @@
 //! merit-sequencer integration tests: the API through `app(..).oneshot(..)` on the in-memory
 //! store, RocksDB in temp dirs, the batcher, a crash test against the real binary, the prover
-//! job queue with real proofs of the tiny circuit, and the prover worker against a served node.
+//! job queue with real proofs of the tiny circuit, the prover worker against a served node, and
+//! the L1 submitter settling on anvil.
 
 mod api;
 mod bad_input;
 mod batcher;
 mod crash;
 mod jobs;
+mod l1;
 mod rocks;
 mod worker;
 
