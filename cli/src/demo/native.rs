@@ -1,18 +1,13 @@
-//! `merit demo`: the whole loop on embedded defaults.
+//! `merit demo --native`: the protocol alone, in a second, with no chain and no proofs.
 //!
-//! Today the loop is native: simulated contributors sign contributions (EIP-712), an in-process
+//! Simulated contributors sign contributions (EIP-712), an in-process stand-in for the
 //! sequencer checks signatures, nonces and widths and seals batches, `apply_batch` scores and
 //! rewards them and updates the account tree, and every contributor claims with a Merkle proof
-//! checked exactly as `RewardRollup.claim` will check it. Proofs, the chain and the HTTP
-//! sequencer join the loop as their crates land; the demo says so at the end.
+//! checked exactly as `RewardRollup.claim` checks it.
 
-use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, path::Path};
 
 use alloy_primitives::Address;
-use clap::Args;
 use eyre::{bail, ensure, Context, Result};
 use merit_core::{
     apply_batch,
@@ -20,29 +15,8 @@ use merit_core::{
     Batch, BatchOutput, Contribution, MeritDomain, SignedContribution, State,
 };
 
+use super::DemoArgs;
 use crate::io::write_json;
-
-#[derive(Debug, Args)]
-pub(crate) struct DemoArgs {
-    /// Number of simulated contributors.
-    #[arg(long, default_value_t = 8)]
-    contributors: usize,
-    /// Number of batches.
-    #[arg(long, default_value_t = 4)]
-    batches: usize,
-    /// Contributions each contributor submits per batch.
-    #[arg(long, default_value_t = 4)]
-    per_contributor: usize,
-    /// Account-tree depth.
-    #[arg(long, default_value_t = 24)]
-    depth: usize,
-    /// Seed of the simulation.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
-    /// Write batches, outputs and claim proofs here.
-    #[arg(long)]
-    out_dir: Option<PathBuf>,
-}
 
 /// The in-process stand-in for the sequencer: admission checks and the pending pool.
 struct Sequencer {
@@ -76,7 +50,7 @@ impl Sequencer {
     }
 }
 
-pub(crate) fn run(args: DemoArgs) -> Result<()> {
+pub(super) fn run(args: &DemoArgs) -> Result<()> {
     ensure!(
         args.contributors > 0 && args.batches > 0 && args.per_contributor > 0,
         "sizes must be positive"
@@ -98,7 +72,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
             .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
     }
 
-    println!("Merit demo: native loop (contributions → batches → claims)");
+    println!("Merit demo (--native): the protocol alone (contributions → batches → claims), no chain, no proofs");
     println!(
         "  model 16→32→1 (ReLU, sigmoid) commitment {}\n  policy threshold {} · cap {} wei · account tree depth {}",
         short(&merit_core::field::fr_to_b256(&model.commitment())),
@@ -213,8 +187,8 @@ pub(crate) fn run(args: DemoArgs) -> Result<()> {
         println!("Artifacts written to {}", display(dir));
     }
     println!(
-        "\nStill to come in this loop: halo2 proofs of each batch (merit-circuits, merit-prover), \
-         settlement and claims on a local anvil chain (RewardRollup), and the HTTP sequencer on RocksDB."
+        "\nThis was the protocol alone. `merit demo` (without --native) runs the whole loop: anvil, \
+         the contracts, the HTTP sequencer on RocksDB, halo2 proofs, settlement and claims on chain."
     );
     Ok(())
 }
