@@ -28,7 +28,7 @@ use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{BatchKeys, KeyStore};
-pub use proof::{prove, prove_timed, verify, BatchProof, ProveTimings};
+pub use proof::{prove, prove_timed, verify, witness, BatchProof, ProveTimings};
 pub use srs::Srs;
 
 /// Which proving backend this build uses.

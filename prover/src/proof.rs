@@ -79,6 +79,24 @@ pub struct ProveTimings {
     pub verify: Duration,
 }
 
+/// Witness generation: the batch circuit for `vector` assigned in the prover stage (with the
+/// keys' break points), and its public instances, checked against the batch output.
+pub fn witness(
+    keys: &BatchKeys,
+    vector: &BatchVector,
+) -> Result<(MeritCircuitBuilder, Vec<Fr>), ProverError> {
+    let mut builder = MeritCircuitBuilder::prover(keys.params.clone(), keys.break_points.clone());
+    let instances = build_batch_circuit(&mut builder, &keys.config.shape, vector)
+        .map_err(|e| ProverError::Batch(e.to_string()))?;
+    let expected = &vector.public_instances[..instances.len()];
+    if instances != expected {
+        return Err(ProverError::Batch(
+            "the circuit's public instances differ from the batch output".into(),
+        ));
+    }
+    Ok((builder, instances))
+}
+
 /// Builds the batch circuit for `vector` in the prover stage and proves it, then verifies the
 /// proof natively before returning it.
 pub fn prove(srs: &Srs, keys: &BatchKeys, vector: &BatchVector) -> Result<BatchProof, ProverError> {
@@ -92,15 +110,7 @@ pub fn prove_timed(
     vector: &BatchVector,
 ) -> Result<(BatchProof, ProveTimings), ProverError> {
     let start = Instant::now();
-    let mut builder = MeritCircuitBuilder::prover(keys.params.clone(), keys.break_points.clone());
-    let instances = build_batch_circuit(&mut builder, &keys.config.shape, vector)
-        .map_err(|e| ProverError::Batch(e.to_string()))?;
-    let expected = &vector.public_instances[..instances.len()];
-    if instances != expected {
-        return Err(ProverError::Batch(
-            "the circuit's public instances differ from the batch output".into(),
-        ));
-    }
+    let (builder, instances) = witness(keys, vector)?;
     let witness = start.elapsed();
     let start = Instant::now();
     let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
