@@ -40,7 +40,7 @@ fn every_configuration_loads() {
         }
     }
     names.sort();
-    assert_eq!(names, ["n1024.json", "n16.json", "n256.json"]);
+    assert_eq!(names, ["n1024.json", "n16.json", "n256.json", "n64.json"]);
     let tiny = CircuitConfig::load(&configs_dir().join("tiny.json")).unwrap();
     assert_eq!((tiny.config.max_contributions, tiny.config.max_accounts), (4, 2));
 }
