@@ -1,0 +1,629 @@
+//! The workload (keys, pre-signed contributions, the per-connection schedule) and the open-loop
+//! driver that sends it and measures acknowledgement latency.
+//!
+//! Submission `i` of a run belongs to key `i mod K` and carries that key's next nonce, and is
+//! due at `t0 + i / rate` (open loop: the schedule does not wait for the server). A key always
+//! goes through the same connection, and each connection sends its submissions one at a time
+//! in schedule order, so every key's nonces arrive in increasing order; the keys are spread
+//! over the connections. Latency is measured from the *scheduled* time to the end of the
+//! response, so a server (or a connection) that falls behind is charged for the queueing it
+//! causes (no coordinated omission); the time from the actual send is reported beside it.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{Address, B256};
+use alloy_signer_local::PrivateKeySigner;
+use eyre::{bail, eyre, WrapErr};
+use hdrhistogram::Histogram;
+use merit_core::{samples, Contribution, MeritDomain};
+use serde::{Deserialize, Serialize};
+
+use crate::http::{self, render_request, Connection};
+
+/// What the load generator needs to know about the sequencer it talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// The EIP-712 domain (chain id and rollup address) contributions are signed under.
+    pub domain: MeritDomain,
+    /// The model's input width.
+    pub feature_dim: usize,
+}
+
+/// The fields of `GET /v1/status` the load generator reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NodeStatus {
+    /// Contributions waiting for a batch.
+    pub pending: u64,
+    /// The last sealed batch.
+    pub last_batch: Option<u64>,
+    /// The model's input width.
+    pub feature_dim: usize,
+    /// The EIP-712 chain id.
+    pub chain_id: u64,
+    /// The EIP-712 verifying contract.
+    pub rollup: Address,
+    /// Batch size limit.
+    pub max_batch_size: usize,
+    /// Batch age limit, ms.
+    pub max_batch_age_ms: u64,
+}
+
+impl NodeStatus {
+    /// The signing target this status describes.
+    pub fn target(&self) -> Target {
+        Target {
+            domain: MeritDomain { chain_id: self.chain_id, verifying_contract: self.rollup },
+            feature_dim: self.feature_dim,
+        }
+    }
+}
+
+/// `GET /v1/status`.
+pub async fn fetch_status(addr: SocketAddr) -> eyre::Result<NodeStatus> {
+    let response = http::request(addr, "GET", "/v1/status", None, Duration::from_secs(10))
+        .await
+        .wrap_err_with(|| format!("GET http://{addr}/v1/status"))?;
+    if response.status != 200 {
+        bail!("GET /v1/status answered {}: {}", response.status, lossy(&response.body));
+    }
+    serde_json::from_slice(&response.body).wrap_err("GET /v1/status: unexpected body")
+}
+
+/// The signer of key `key` of workload `seed` (a public development key; never fund it).
+pub fn key_signer(seed: u64, key: usize) -> PrivateKeySigner {
+    samples::dev_signer((seed << 32) | key as u64)
+}
+
+/// The contribution of `key` with `nonce`: deterministic in `(seed, key, nonce)`, with random
+/// task id and payload hash, and features of width `dim` whose magnitude varies from one
+/// contribution to the next (small to full-range), so scores and rewards vary.
+pub fn contribution(
+    seed: u64,
+    key: usize,
+    contributor: Address,
+    nonce: u64,
+    dim: usize,
+) -> Contribution {
+    let mut rng = samples::SplitMix64::new(
+        seed.wrapping_mul(0x9e37_79b9).wrapping_add((key as u64) << 24).wrapping_add(nonce),
+    );
+    let feature_max = [64, 512, 4096, 16_384, i16::MAX][(rng.next_u64() % 5) as usize];
+    Contribution {
+        contributor,
+        task_id: rng.next_u64() % 1_000_000,
+        nonce,
+        features: samples::random_features(&mut rng, dim, feature_max),
+        payload_hash: rng.bytes32(),
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadSpec {
+    /// Number of keys (contributors).
+    pub keys: usize,
+    /// Seed of the keys and contents.
+    pub seed: u64,
+    /// Number of submissions.
+    pub submissions: usize,
+    /// Per key, the last nonce the node has already accepted (empty = all 0).
+    pub last_nonces: Vec<u64>,
+}
+
+/// One pre-signed submission.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The key (index into [`Workload::keys`]).
+    pub key: u32,
+    /// Its nonce.
+    pub nonce: u64,
+    /// The contribution id (its EIP-712 signing hash) the receipt must carry.
+    pub id: B256,
+    /// The whole HTTP request, ready to write.
+    pub request: Vec<u8>,
+}
+
+/// Pre-signed submissions in schedule order.
+#[derive(Debug)]
+pub struct Workload {
+    /// The contributors, by key index.
+    pub keys: Vec<Address>,
+    /// Submission `i` is due at `t0 + i / rate`.
+    pub submissions: Vec<Submission>,
+    /// Time spent signing and rendering (before any measured window).
+    pub signing: Duration,
+    /// Threads used to sign.
+    pub signing_threads: usize,
+}
+
+/// `(key, nonce)` of submission `index`: keys round-robin, each key's nonces consecutive from
+/// `last_nonces[key] + 1`.
+pub fn key_and_nonce(index: usize, keys: usize, last_nonces: &[u64]) -> (usize, u64) {
+    let key = index % keys;
+    let last = last_nonces.get(key).copied().unwrap_or(0);
+    (key, last + (index / keys) as u64 + 1)
+}
+
+/// Signs every submission of `spec` for `target`, on `threads` threads; requests are rendered
+/// for `host` (the `Host` header).
+pub fn build_workload(
+    spec: &WorkloadSpec,
+    target: &Target,
+    host: &str,
+    threads: usize,
+) -> eyre::Result<Workload> {
+    if spec.keys == 0 {
+        bail!("at least one key is needed");
+    }
+    let started = Instant::now();
+    let signers: Vec<PrivateKeySigner> =
+        (0..spec.keys).map(|key| key_signer(spec.seed, key)).collect();
+    let keys: Vec<Address> = signers.iter().map(|s| s.address()).collect();
+    let threads = threads.clamp(1, 64);
+    let chunk = spec.submissions.div_ceil(threads).max(1);
+    let ranges: Vec<(usize, usize)> = (0..spec.submissions)
+        .step_by(chunk)
+        .map(|start| (start, (start + chunk).min(spec.submissions)))
+        .collect();
+    let sign_range = |(start, end): (usize, usize)| -> eyre::Result<Vec<Submission>> {
+        (start..end)
+            .map(|index| {
+                let (key, nonce) = key_and_nonce(index, spec.keys, &spec.last_nonces);
+                let contribution =
+                    contribution(spec.seed, key, keys[key], nonce, target.feature_dim);
+                let id = contribution.signing_hash(&target.domain);
+                let signed = samples::sign(&signers[key], &target.domain, contribution);
+                let body = serde_json::to_vec(&signed)?;
+                let request = render_request("POST", host, "/v1/contributions", Some(&body));
+                Ok(Submission { key: key as u32, nonce, id, request })
+            })
+            .collect()
+    };
+    let parts: Vec<eyre::Result<Vec<Submission>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            ranges.iter().map(|&range| scope.spawn(move || sign_range(range))).collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|_| Err(eyre!("a signing thread panicked"))))
+            .collect()
+    });
+    let mut submissions = Vec::with_capacity(spec.submissions);
+    for part in parts {
+        submissions.extend(part?);
+    }
+    Ok(Workload { keys, submissions, signing: started.elapsed(), signing_threads: threads })
+}
+
+/// Splits submissions `0..count` over `connections` lanes: key `k` goes to lane
+/// `k mod connections`, and each lane holds its submissions in schedule order. At most `keys`
+/// lanes are made (a lane without keys would idle).
+pub fn lanes(count: usize, keys: usize, connections: usize) -> Vec<Vec<usize>> {
+    let lanes = connections.clamp(1, keys.max(1));
+    let mut out = vec![Vec::with_capacity(count / lanes + 1); lanes];
+    for index in 0..count {
+        out[(index % keys) % lanes].push(index);
+    }
+    out
+}
+
+/// How to drive a workload.
+#[derive(Debug, Clone)]
+pub struct DriveSpec {
+    /// The sequencer.
+    pub addr: SocketAddr,
+    /// Offered submissions per second.
+    pub rate: f64,
+    /// Submissions scheduled before this index are warm-up: sent, but not counted in the
+    /// latency histograms or rates (errors are counted).
+    pub warmup: usize,
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Stop sending this long after the last submission was due.
+    pub drain: Duration,
+    /// Give up on one request after this long.
+    pub request_timeout: Duration,
+    /// Keep which submissions were acknowledged ([`DriveResult::acked`]).
+    pub record_acked: bool,
+}
+
+/// A latency summary in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Samples.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Latency {
+    /// Summarises a histogram of microseconds.
+    pub fn from_micros(histogram: &Histogram<u64>) -> Self {
+        let ms = |us: u64| us as f64 / 1e3;
+        Self {
+            count: histogram.len(),
+            mean: histogram.mean() / 1e3,
+            p50: ms(histogram.value_at_quantile(0.5)),
+            p90: ms(histogram.value_at_quantile(0.9)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            p999: ms(histogram.value_at_quantile(0.999)),
+            max: ms(histogram.max()),
+        }
+    }
+}
+
+/// What a drive measured.
+#[derive(Debug, Clone)]
+pub struct DriveResult {
+    /// Submissions scheduled after the warm-up.
+    pub measured: usize,
+    /// Submissions scheduled in all (warm-up included).
+    pub scheduled: usize,
+    /// Submissions actually sent (warm-up included).
+    pub sent: usize,
+    /// Scheduled but never sent (stopped, or past the drain deadline).
+    pub unsent: usize,
+    /// `202`s, warm-up included.
+    pub acked_total: usize,
+    /// `202`s of measured submissions.
+    pub acked: usize,
+    /// Failures by error code (`http_<status>` without a JSON code; `io`, `timeout`,
+    /// `connect`, `receipt_mismatch`).
+    pub errors: BTreeMap<String, u64>,
+    /// Scheduled time to acknowledgement (µs), measured submissions.
+    pub latency: Histogram<u64>,
+    /// Send to acknowledgement (µs), measured submissions.
+    pub service: Histogram<u64>,
+    /// How late the client sent, behind the schedule (µs), measured submissions.
+    pub send_lag: Histogram<u64>,
+    /// Duration of the measured window: from the first measured submission's due time to the
+    /// last measured acknowledgement.
+    pub window: Duration,
+    /// Length of the measured schedule (`measured / rate`).
+    pub schedule: Duration,
+    /// Acknowledgements per second of the run (by completion time, from `t0`).
+    pub acks_per_second: Vec<u64>,
+    /// Indices of acknowledged submissions (when [`DriveSpec::record_acked`]).
+    pub acked_indices: Vec<usize>,
+}
+
+impl DriveResult {
+    /// Offered rate of the measured window (scheduled submissions per second).
+    pub fn offered_rate(&self) -> f64 {
+        self.measured as f64 / self.schedule.as_secs_f64().max(1e-9)
+    }
+
+    /// Acknowledged rate of the measured window (202s per second).
+    pub fn acked_rate(&self) -> f64 {
+        self.acked as f64 / self.window.as_secs_f64().max(1e-9)
+    }
+
+    /// Errors in all.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid bounds")
+}
+
+/// The per-lane tally.
+struct Lane {
+    sent: usize,
+    unsent: usize,
+    acked_total: usize,
+    acked: usize,
+    errors: BTreeMap<String, u64>,
+    latency: Histogram<u64>,
+    service: Histogram<u64>,
+    send_lag: Histogram<u64>,
+    last_ack: Option<Instant>,
+    acks_per_second: Vec<u64>,
+    acked_indices: Vec<usize>,
+}
+
+/// Sends `workload` as `spec` says, in a tokio runtime. `stop` ends the drive early (the crash
+/// benchmark sets it when it kills the node).
+pub async fn drive(
+    workload: Arc<Workload>,
+    spec: &DriveSpec,
+    stop: Arc<AtomicBool>,
+) -> eyre::Result<DriveResult> {
+    if !(spec.rate.is_finite() && spec.rate > 0.0) {
+        bail!("the rate must be positive");
+    }
+    let count = workload.submissions.len();
+    let warmup = spec.warmup.min(count);
+    let interval = 1.0 / spec.rate;
+    let due = move |index: usize| Duration::from_secs_f64(index as f64 * interval);
+    // Give every lane a moment to connect before the schedule starts.
+    let t0 = Instant::now() + Duration::from_millis(200);
+    let deadline = t0 + due(count) + spec.drain;
+    let mut tasks = Vec::new();
+    for lane in lanes(count, workload.keys.len(), spec.connections) {
+        let (workload, stop, spec) = (workload.clone(), stop.clone(), spec.clone());
+        tasks.push(tokio::spawn(async move {
+            drive_lane(&workload, &spec, &lane, t0, deadline, warmup, due, &stop).await
+        }));
+    }
+    let mut result = DriveResult {
+        measured: count - warmup,
+        scheduled: count,
+        sent: 0,
+        unsent: 0,
+        acked_total: 0,
+        acked: 0,
+        errors: BTreeMap::new(),
+        latency: histogram(),
+        service: histogram(),
+        send_lag: histogram(),
+        window: Duration::ZERO,
+        schedule: due(count) - due(warmup),
+        acks_per_second: Vec::new(),
+        acked_indices: Vec::new(),
+    };
+    let mut last_ack: Option<Instant> = None;
+    for task in tasks {
+        let lane = task.await.map_err(|e| eyre!("a connection task failed: {e}"))?;
+        result.sent += lane.sent;
+        result.unsent += lane.unsent;
+        result.acked_total += lane.acked_total;
+        result.acked += lane.acked;
+        for (code, n) in lane.errors {
+            *result.errors.entry(code).or_default() += n;
+        }
+        result.latency.add(&lane.latency).map_err(|e| eyre!("{e}"))?;
+        result.service.add(&lane.service).map_err(|e| eyre!("{e}"))?;
+        result.send_lag.add(&lane.send_lag).map_err(|e| eyre!("{e}"))?;
+        last_ack = last_ack.max(lane.last_ack);
+        if result.acks_per_second.len() < lane.acks_per_second.len() {
+            result.acks_per_second.resize(lane.acks_per_second.len(), 0);
+        }
+        for (total, n) in result.acks_per_second.iter_mut().zip(&lane.acks_per_second) {
+            *total += n;
+        }
+        result.acked_indices.extend(lane.acked_indices);
+    }
+    result.acked_indices.sort_unstable();
+    let window_start = t0 + due(warmup);
+    result.window =
+        last_ack.map_or(Duration::ZERO, |last| last.saturating_duration_since(window_start));
+    Ok(result)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive_lane(
+    workload: &Workload,
+    spec: &DriveSpec,
+    lane: &[usize],
+    t0: Instant,
+    deadline: Instant,
+    warmup: usize,
+    due: impl Fn(usize) -> Duration,
+    stop: &AtomicBool,
+) -> Lane {
+    let mut tally = Lane {
+        sent: 0,
+        unsent: 0,
+        acked_total: 0,
+        acked: 0,
+        errors: BTreeMap::new(),
+        latency: histogram(),
+        service: histogram(),
+        send_lag: histogram(),
+        last_ack: None,
+        acks_per_second: Vec::new(),
+        acked_indices: Vec::new(),
+    };
+    let mut connection: Option<Connection> =
+        Connection::connect(spec.addr, spec.request_timeout).await.ok();
+    for (position, &index) in lane.iter().enumerate() {
+        let scheduled = t0 + due(index);
+        if stop.load(Ordering::Relaxed) || scheduled > deadline {
+            tally.unsent += lane.len() - position;
+            break;
+        }
+        tokio::time::sleep_until(scheduled.into()).await;
+        if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+            tally.unsent += lane.len() - position;
+            break;
+        }
+        let submission = &workload.submissions[index];
+        let sent_at = Instant::now();
+        if connection.is_none() {
+            match Connection::connect(spec.addr, spec.request_timeout).await {
+                Ok(fresh) => connection = Some(fresh),
+                Err(_) => {
+                    count(&mut tally.errors, "connect");
+                    continue;
+                }
+            }
+        }
+        let Some(open) = connection.as_mut() else { continue };
+        tally.sent += 1;
+        let outcome =
+            tokio::time::timeout(spec.request_timeout, open.send(&submission.request)).await;
+        let done = Instant::now();
+        match outcome {
+            Ok(Ok(response)) if response.status == 202 => {
+                if receipt_id(&response.body) != Some(submission.id) {
+                    count(&mut tally.errors, "receipt_mismatch");
+                } else {
+                    tally.acked_total += 1;
+                    if spec.record_acked {
+                        tally.acked_indices.push(index);
+                    }
+                    let second = done.saturating_duration_since(t0).as_secs() as usize;
+                    if tally.acks_per_second.len() <= second {
+                        tally.acks_per_second.resize(second + 1, 0);
+                    }
+                    tally.acks_per_second[second] += 1;
+                    if index >= warmup {
+                        tally.acked += 1;
+                        tally.last_ack = Some(done);
+                        let micros = |d: Duration| (d.as_micros() as u64).max(1);
+                        let _ = tally.latency.record(micros(done - scheduled));
+                        let _ = tally.service.record(micros(done - sent_at));
+                        let _ = tally
+                            .send_lag
+                            .record(micros(sent_at.saturating_duration_since(scheduled)));
+                    }
+                }
+            }
+            Ok(Ok(response)) => {
+                let code =
+                    response.error_code().unwrap_or_else(|| format!("http_{}", response.status));
+                count(&mut tally.errors, &code);
+            }
+            Ok(Err(_)) => {
+                count(&mut tally.errors, "io");
+                connection = None;
+            }
+            Err(_) => {
+                count(&mut tally.errors, "timeout");
+                connection = None;
+            }
+        }
+        if connection.as_ref().is_some_and(Connection::is_closed) {
+            connection = None;
+        }
+    }
+    tally
+}
+
+fn count(errors: &mut BTreeMap<String, u64>, code: &str) {
+    *errors.entry(code.to_owned()).or_default() += 1;
+}
+
+/// The `id` of a receipt body.
+fn receipt_id(body: &[u8]) -> Option<B256> {
+    #[derive(Deserialize)]
+    struct Receipt {
+        id: B256,
+    }
+    serde_json::from_slice::<Receipt>(body).ok().map(|receipt| receipt.id)
+}
+
+/// Per key, the last nonce the node has accepted (`GET /v1/accounts/{address}`; 0 if unknown).
+pub async fn fetch_last_nonces(addr: SocketAddr, keys: &[Address]) -> eyre::Result<Vec<u64>> {
+    #[derive(Deserialize)]
+    struct Account {
+        last_nonce: u64,
+    }
+    let timeout = Duration::from_secs(10);
+    let mut connection = Connection::connect(addr, timeout).await?;
+    let host = addr.to_string();
+    let mut out = Vec::with_capacity(keys.len());
+    for address in keys {
+        if connection.is_closed() {
+            connection = Connection::connect(addr, timeout).await?;
+        }
+        let request = render_request("GET", &host, &format!("/v1/accounts/{address}"), None);
+        let response = connection.send(&request).await?;
+        out.push(match response.status {
+            200 => serde_json::from_slice::<Account>(&response.body)?.last_nonce,
+            404 => 0,
+            status => {
+                bail!("GET /v1/accounts/{address} answered {status}: {}", lossy(&response.body))
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// Text of a body, for messages.
+pub(crate) fn lossy(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn nonces_are_consecutive_per_key_from_the_last_accepted() {
+        let last = [0, 5, 9];
+        let got: Vec<(usize, u64)> = (0..7).map(|i| key_and_nonce(i, 3, &last)).collect();
+        assert_eq!(got, [(0, 1), (1, 6), (2, 10), (0, 2), (1, 7), (2, 11), (0, 3)]);
+        // Without recorded nonces every key starts at 1.
+        assert_eq!(key_and_nonce(4, 2, &[]), (0, 3));
+    }
+
+    #[test]
+    fn every_key_stays_on_one_lane_in_nonce_order() {
+        for (count, keys, connections) in [(1000, 7, 3), (100, 10, 64), (10, 1, 4), (0, 5, 2)] {
+            let lanes = lanes(count, keys, connections);
+            assert_eq!(lanes.len(), connections.min(keys));
+            let mut seen = vec![false; count];
+            let mut lane_of: HashMap<usize, usize> = HashMap::new();
+            for (n, lane) in lanes.iter().enumerate() {
+                assert!(lane.windows(2).all(|w| w[0] < w[1]), "schedule order");
+                for &index in lane {
+                    assert!(!std::mem::replace(&mut seen[index], true), "sent twice");
+                    let (key, _) = key_and_nonce(index, keys, &[]);
+                    assert_eq!(*lane_of.entry(key).or_insert(n), n, "a key on two lanes");
+                }
+            }
+            assert!(seen.iter().all(|s| *s), "every submission is on a lane");
+        }
+    }
+
+    #[test]
+    fn the_workload_is_signed_in_order_and_verifies() {
+        let target = Target { domain: samples::dev_domain(), feature_dim: 16 };
+        let spec =
+            WorkloadSpec { keys: 4, seed: 7, submissions: 22, last_nonces: vec![0, 3, 0, 1] };
+        let workload = build_workload(&spec, &target, "127.0.0.1:1", 3).unwrap();
+        assert_eq!(workload.keys.len(), 4);
+        assert_eq!(workload.submissions.len(), 22);
+        let mut next: Vec<u64> = spec.last_nonces.iter().map(|n| n + 1).collect();
+        for submission in &workload.submissions {
+            let key = submission.key as usize;
+            assert_eq!(submission.nonce, next[key]);
+            next[key] += 1;
+            let text = std::str::from_utf8(&submission.request).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("POST /v1/contributions HTTP/1.1\r\n"));
+            assert!(head.contains(&format!("Content-Length: {}", body.len())));
+            let signed: merit_core::SignedContribution = serde_json::from_str(body).unwrap();
+            assert_eq!(signed.contribution.contributor, workload.keys[key]);
+            assert_eq!(signed.contribution.nonce, submission.nonce);
+            assert_eq!(signed.contribution.features.len(), 16);
+            assert_eq!(signed.contribution.signing_hash(&target.domain), submission.id);
+            signed.verify(&target.domain).unwrap();
+        }
+        // Deterministic: the same spec signs the same bytes, whatever the thread count.
+        let again = build_workload(&spec, &target, "127.0.0.1:1", 1).unwrap();
+        for (a, b) in workload.submissions.iter().zip(&again.submissions) {
+            assert_eq!(a.request, b.request);
+        }
+    }
+
+    #[test]
+    fn receipts_are_matched_by_id() {
+        let id = B256::repeat_byte(7);
+        let body = format!(r#"{{"id":"{id}","contributor":"0x00","nonce":1,"seq":1}}"#);
+        assert_eq!(receipt_id(body.as_bytes()), Some(id));
+        assert_eq!(receipt_id(b"{}"), None);
+    }
+}
