@@ -28,7 +28,7 @@ struct InProcessNode {
 }
 
 impl InProcessNode {
-    fn start() -> Self {
+    async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         // A free port: bind, read, release (the node binds it again right away).
         let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
@@ -46,15 +46,13 @@ impl InProcessNode {
                 .unwrap();
         });
         let node = Self { addr, stop: Some(stop), thread: Some(thread), _dir: dir };
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let started = Instant::now();
-        while !runtime.block_on(async {
-            http::request(addr, "GET", "/health", None, Duration::from_secs(1))
-                .await
-                .is_ok_and(|r| r.status == 200)
-        }) {
+        while !http::request(addr, "GET", "/health", None, Duration::from_secs(1))
+            .await
+            .is_ok_and(|r| r.status == 200)
+        {
             assert!(started.elapsed() < Duration::from_secs(120), "the node did not start");
-            thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         node
     }
@@ -92,7 +90,7 @@ fn options(addr: SocketAddr, keys: usize, rate: f64, seconds: f64) -> IngestOpti
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_submission_of_a_short_run_is_acknowledged_in_nonce_order() {
-    let node = InProcessNode::start();
+    let node = InProcessNode::start().await;
     // 20 keys × 20 nonces; then a second run continues every key's nonces.
     for round in 1..=2u64 {
         let report = run_ingest(&options(node.addr, 20, 400.0, 1.0)).await.unwrap();
@@ -111,7 +109,7 @@ async fn every_submission_of_a_short_run_is_acknowledged_in_nonce_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_counted_by_code() {
-    let node = InProcessNode::start();
+    let node = InProcessNode::start().await;
     let mut wrong_chain = options(node.addr, 5, 200.0, 0.25);
     wrong_chain.chain_id = Some(1);
     let report = run_ingest(&wrong_chain).await.unwrap();
