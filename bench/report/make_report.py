@@ -806,6 +806,26 @@ def fallback_meta(inputs):
     return meta
 
 
+def best_against_best(comp):
+    """Each tool's highest contributions/s over the batch sizes of this run, per Merit backend
+    with the best one kept: the throughput an operator gets from either tool at its best size."""
+    ezkl = [(r["ezkl_contributions_per_s"], r["batch_size"]) for r in comp.rows if num(r["ezkl_contributions_per_s"])]
+    merit = [
+        (r["merit_contributions_per_s"], r["batch_size"], r["backend"])
+        for r in comp.rows
+        if num(r["merit_contributions_per_s"])
+    ]
+    if not ezkl or not merit:
+        return None
+    theirs, their_batch = max(ezkl)
+    ours, our_batch, backend = max(merit)
+    if theirs <= 0:
+        return None
+    return dict(
+        merit=ours, merit_batch=our_batch, backend=backend, ezkl=theirs, ezkl_batch=their_batch, ratio=ours / theirs
+    )
+
+
 def summary_lines(comp, cells, score, gas, ingest, meta):
     lines = []
     met = [r["batch_size"] for r in comp.rows if r["target_met"] is True]
@@ -822,6 +842,13 @@ def summary_lines(comp, cells, score, gas, ingest, meta):
         f"- Target — Merit proves ≥ {TARGET_RATIO:g}× EZKL's contributions per second on the same machine "
         f"and model: " + ("; ".join(parts) if parts else NOT_MEASURED) + "."
     )
+    best = best_against_best(comp)
+    if best:
+        lines.append(
+            f"- Best against best (each tool at its fastest batch size in this run): Merit "
+            f"{f_rate(best['merit'])} contributions/s at batch {best['merit_batch']} ({best['backend']}) vs "
+            f"EZKL {f_rate(best['ezkl'])}/s at batch {best['ezkl_batch']}: {f_ratio(best['ratio'])}."
+        )
     for r in comp.rows:
         if num(r["throughput_ratio"]):
             lines.append(
@@ -1101,6 +1128,7 @@ def build(in_dir, out_dir, make_plots=True):
         "meta": meta,
         "sizes": sizes,
         "target_ratio": TARGET_RATIO,
+        "best_against_best": best_against_best(comp),
         "tables": {t.key: t.json() for t in [comp, ezkl, *prover, cells, score, gas, ingest, crash]},
         "plots": made,
         "files": inputs["files"],

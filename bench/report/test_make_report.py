@@ -72,6 +72,13 @@ class FullRunTest(unittest.TestCase):
         self.assertIsNone(r256["target_met"])
         self.assertTrue(r256["ezkl_status"].startswith("failed in prove"), r256["ezkl_status"])
 
+    def test_best_against_best(self):
+        # Merit's best: n64 at 6.4/s (10 s per 64); EZKL's best: batch 16 at 2/s.
+        best = self.built.json["best_against_best"]
+        self.assertEqual((best["merit_batch"], best["ezkl_batch"], best["backend"]), (64, 16, "cpu"))
+        self.assertAlmostEqual(best["ratio"], 6.4 / 2.0)
+        self.assertIn("at batch 64 (cpu) vs EZKL 2.00/s at batch 16: 3.20×", self.built.md)
+
     def test_reference_runs_are_shown_but_not_compared(self):
         self.assertEqual({r["backend"] for r in self.built.rows("comparison")}, {"cpu"})
         self.assertIn("reference_h100_cuda", self.built.json["tables"])

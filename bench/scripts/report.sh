@@ -2,7 +2,7 @@
 # The benchmark report: one command that measures everything and writes report.md, report.json
 # and PNG plots (see bench/report/make_report.py).
 #
-#   bench/scripts/report.sh [--sizes 16,64,256] [--repeat 2] [--skip-ezkl] [--skip-ingest]
+#   bench/scripts/report.sh [--sizes 16,64,256] [--ezkl-sizes LIST] [--repeat 2] [--skip-ezkl] [--skip-ingest]
 #                           [--skip-gas] [--skip-demo] [--ezkl-timeout S] [--reference DIR]...
 #                           [--tag TAG] [--out DIR]
 #
@@ -10,7 +10,8 @@
 # merit; `merit circuit stats --json` per size; Merit's score error against the float model
 # (`merit model import --json` of fixtures/onnx/mlp_16_32_1.onnx); `merit-prover bench
 # --dev-srs` per size (circuits/configs/n<size>.json, one process each); EZKL on the same model
-# and sizes (bench/scripts/ezkl.sh); L1 gas (verifier-contracts/scripts/gas.sh); `merit demo
+# (bench/scripts/ezkl.sh) at --ezkl-sizes (default: the sizes up to 256 — EZKL needs ~9 GB at
+# 256 and is not run above it unless asked); L1 gas (verifier-contracts/scripts/gas.sh); `merit demo
 # --summary-json` (submitBatch and claim gas on anvil); sequencer ingestion
 # (bench/scripts/ingest.sh). A failed measurement is recorded and the run goes on; the report
 # says "not measured". --skip-ezkl / --skip-ingest reuse bench/results/latest/{ezkl,ingest,crash}.json
@@ -27,6 +28,7 @@ source scripts/env.sh
 root="$PWD"
 
 sizes=16,64,256
+ezkl_sizes=""
 repeat=2
 skip_ezkl=0 skip_ingest=0 skip_gas=0 skip_demo=0
 ezkl_timeout=""
@@ -38,6 +40,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes="${2:?--sizes needs a value, e.g. 16,64,256}"; shift 2 ;;
     --sizes=*) sizes="${1#*=}"; shift ;;
+    --ezkl-sizes) ezkl_sizes="${2:?--ezkl-sizes needs a value, e.g. 16,64,256}"; shift 2 ;;
+    --ezkl-sizes=*) ezkl_sizes="${1#*=}"; shift ;;
     --repeat) repeat="${2:?--repeat needs a number}"; shift 2 ;;
     --skip-ezkl) skip_ezkl=1; shift ;;
     --skip-ingest) skip_ingest=1; shift ;;
@@ -64,6 +68,12 @@ for n in "${size_list[@]}"; do
   [ -f "$config" ] || { echo "report.sh: no circuit configuration $config for batch size $n" >&2; exit 2; }
   configs+=("$config")
 done
+if [ -z "$ezkl_sizes" ]; then
+  for n in "${size_list[@]}"; do
+    [ "$n" -le 256 ] && ezkl_sizes="${ezkl_sizes:+$ezkl_sizes,}$n"
+  done
+fi
+[[ "${ezkl_sizes:-16}" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "report.sh: --ezkl-sizes '$ezkl_sizes' is not a list of numbers" >&2; exit 2; }
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "report.sh: --repeat must be a positive number" >&2; exit 2; }
 for ref in "${refs[@]+"${refs[@]}"}"; do
   [ -d "$ref" ] || { echo "report.sh: --reference $ref is not a directory" >&2; exit 2; }
@@ -193,8 +203,11 @@ if [ "$skip_ezkl" = 1 ]; then
     ezkl_source="skipped (--skip-ezkl)"
     skipped ezkl skipped "--skip-ezkl, no bench/results/latest/ezkl.json"
   fi
+elif [ -z "$ezkl_sizes" ]; then
+  ezkl_source="not run (no batch size up to 256; pass --ezkl-sizes)"
+  skipped ezkl skipped "no batch size up to 256 (--ezkl-sizes)"
 else
-  ezkl_args=(--batch-sizes "$sizes" --out "$out/ezkl.json")
+  ezkl_args=(--batch-sizes "$ezkl_sizes" --out "$out/ezkl.json")
   [ -n "$ezkl_timeout" ] && ezkl_args+=(--timeout-per-size "$ezkl_timeout")
   stage ezkl bash bench/scripts/ezkl.sh "${ezkl_args[@]}"
 fi

@@ -340,6 +340,47 @@ struct Lane {
     acked_indices: Vec<usize>,
 }
 
+impl Lane {
+    fn new() -> Self {
+        Self {
+            sent: 0,
+            unsent: 0,
+            acked_total: 0,
+            acked: 0,
+            errors: BTreeMap::new(),
+            latency: histogram(),
+            service: histogram(),
+            send_lag: histogram(),
+            last_ack: None,
+            acks_per_second: Vec::new(),
+            acked_indices: Vec::new(),
+        }
+    }
+
+    /// Adds another lane's tally to this one.
+    fn merge(&mut self, other: Lane) -> eyre::Result<()> {
+        self.sent += other.sent;
+        self.unsent += other.unsent;
+        self.acked_total += other.acked_total;
+        self.acked += other.acked;
+        for (code, n) in other.errors {
+            *self.errors.entry(code).or_default() += n;
+        }
+        self.latency.add(&other.latency).map_err(|e| eyre!("{e}"))?;
+        self.service.add(&other.service).map_err(|e| eyre!("{e}"))?;
+        self.send_lag.add(&other.send_lag).map_err(|e| eyre!("{e}"))?;
+        self.last_ack = self.last_ack.max(other.last_ack);
+        if self.acks_per_second.len() < other.acks_per_second.len() {
+            self.acks_per_second.resize(other.acks_per_second.len(), 0);
+        }
+        for (total, n) in self.acks_per_second.iter_mut().zip(&other.acks_per_second) {
+            *total += n;
+        }
+        self.acked_indices.extend(other.acked_indices);
+        Ok(())
+    }
+}
+
 /// Sends `workload` as `spec` says, in a tokio runtime. `stop` ends the drive early (the crash
 /// benchmark sets it when it kills the node).
 pub async fn drive(
@@ -364,49 +405,30 @@ pub async fn drive(
             drive_lane(&workload, &spec, &lane, t0, deadline, warmup, due, &stop).await
         }));
     }
-    let mut result = DriveResult {
+    let mut total = Lane::new();
+    for task in tasks {
+        total.merge(task.await.map_err(|e| eyre!("a connection task failed: {e}"))?)?;
+    }
+    total.acked_indices.sort_unstable();
+    let window_start = t0 + due(warmup);
+    Ok(DriveResult {
         measured: count - warmup,
         scheduled: count,
-        sent: 0,
-        unsent: 0,
-        acked_total: 0,
-        acked: 0,
-        errors: BTreeMap::new(),
-        latency: histogram(),
-        service: histogram(),
-        send_lag: histogram(),
-        window: Duration::ZERO,
+        sent: total.sent,
+        unsent: total.unsent,
+        acked_total: total.acked_total,
+        acked: total.acked,
+        errors: total.errors,
+        latency: total.latency,
+        service: total.service,
+        send_lag: total.send_lag,
+        window: total
+            .last_ack
+            .map_or(Duration::ZERO, |last| last.saturating_duration_since(window_start)),
         schedule: due(count) - due(warmup),
-        acks_per_second: Vec::new(),
-        acked_indices: Vec::new(),
-    };
-    let mut last_ack: Option<Instant> = None;
-    for task in tasks {
-        let lane = task.await.map_err(|e| eyre!("a connection task failed: {e}"))?;
-        result.sent += lane.sent;
-        result.unsent += lane.unsent;
-        result.acked_total += lane.acked_total;
-        result.acked += lane.acked;
-        for (code, n) in lane.errors {
-            *result.errors.entry(code).or_default() += n;
-        }
-        result.latency.add(&lane.latency).map_err(|e| eyre!("{e}"))?;
-        result.service.add(&lane.service).map_err(|e| eyre!("{e}"))?;
-        result.send_lag.add(&lane.send_lag).map_err(|e| eyre!("{e}"))?;
-        last_ack = last_ack.max(lane.last_ack);
-        if result.acks_per_second.len() < lane.acks_per_second.len() {
-            result.acks_per_second.resize(lane.acks_per_second.len(), 0);
-        }
-        for (total, n) in result.acks_per_second.iter_mut().zip(&lane.acks_per_second) {
-            *total += n;
-        }
-        result.acked_indices.extend(lane.acked_indices);
-    }
-    result.acked_indices.sort_unstable();
-    let window_start = t0 + due(warmup);
-    result.window =
-        last_ack.map_or(Duration::ZERO, |last| last.saturating_duration_since(window_start));
-    Ok(result)
+        acks_per_second: total.acks_per_second,
+        acked_indices: total.acked_indices,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -420,19 +442,7 @@ async fn drive_lane(
     due: impl Fn(usize) -> Duration,
     stop: &AtomicBool,
 ) -> Lane {
-    let mut tally = Lane {
-        sent: 0,
-        unsent: 0,
-        acked_total: 0,
-        acked: 0,
-        errors: BTreeMap::new(),
-        latency: histogram(),
-        service: histogram(),
-        send_lag: histogram(),
-        last_ack: None,
-        acks_per_second: Vec::new(),
-        acked_indices: Vec::new(),
-    };
+    let mut tally = Lane::new();
     let mut connection: Option<Connection> =
         Connection::connect(spec.addr, spec.request_timeout).await.ok();
     for (position, &index) in lane.iter().enumerate() {
