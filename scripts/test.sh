@@ -20,5 +20,11 @@ echo "== Ethereum toolchain (forge, anvil, solcjs from npm; the end-to-end tests
 bash verifier-contracts/scripts/install.sh
 echo "== cargo test"
 cargo test --locked --workspace
+echo "== python tests (the benchmark report assembler; plots skipped without matplotlib)"
+if ! command -v python3 >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3
+fi
+python3 -m unittest discover -s bench/report -p 'test_*.py'
 echo "== forge test (verifier-contracts)"
 bash verifier-contracts/scripts/test.sh
