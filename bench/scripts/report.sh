@@ -245,6 +245,11 @@ else
 fi
 
 # --- the report -------------------------------------------------------------------------------
+# The logs are committed with the report: write this checkout's and the home directory's
+# absolute paths as repository-relative and ~ paths.
+for log in "$out"/logs/*.log; do
+  sed -i -e "s#$root/##g" -e "s#$HOME/#~/#g" "$log"
+done
 say "report: bench/report/make_report.py"
 python3 bench/report/collect_meta.py --out "$out/meta.json" --stages "$stages" \
   --command "$command_line" --sizes "$sizes" --repeat "$repeat" --started "$started" \
