@@ -5,7 +5,7 @@
 
 use std::{
     net::{SocketAddr, TcpListener},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::Command,
     thread,
     time::{Duration, Instant},
@@ -132,6 +132,21 @@ fn sequencer_bin() -> Option<PathBuf> {
     bin.is_file().then_some(bin)
 }
 
+/// Runs `merit-loadgen` with `args` against `bin` and returns the JSON report it wrote to `out`.
+fn loadgen(args: &[&str], node_args: &[&str], bin: &Path, out: &Path) -> serde_json::Value {
+    let status = Command::new(env!("CARGO_BIN_EXE_merit-loadgen"))
+        .args(args)
+        .args(node_args)
+        .arg("--sequencer-bin")
+        .arg(bin)
+        .arg("--out")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
 #[test]
 fn the_binary_spawns_a_node_and_survives_a_crash_run() {
     let Some(bin) = sequencer_bin() else {
@@ -142,21 +157,27 @@ fn the_binary_spawns_a_node_and_survives_a_crash_run() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("ingest.json");
     let node_args = ["--node-arg=--tree-depth=8", "--node-arg=--max-batch-size=64"];
-    let status = Command::new(env!("CARGO_BIN_EXE_merit-loadgen"))
-        .args(["--spawn", "--keys", "16", "--rate", "300", "--duration", "1", "--warmup", "0.2"])
-        .args(["--connections", "4", "--drain", "120"])
-        .args(node_args)
-        .arg("--sequencer-bin")
-        .arg(&bin)
-        .arg("--out")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let report = loadgen(
+        &[
+            "--spawn",
+            "--keys",
+            "16",
+            "--rate",
+            "300",
+            "--duration",
+            "1",
+            "--warmup",
+            "0.2",
+            "--connections",
+            "4",
+            "--drain",
+            "120",
+        ],
+        &node_args,
+        &bin,
+        &dir.path().join("ingest.json"),
+    );
     assert_eq!(report["benchmark"], "ingest");
     assert_eq!(report["setup"]["mode"], "spawn");
     assert_eq!(report["submissions"]["measured"], 300);
@@ -165,29 +186,12 @@ fn the_binary_spawns_a_node_and_survives_a_crash_run() {
     assert_eq!(report["errors"], serde_json::json!({}));
     assert!(report["machine"]["cpu"].is_string());
 
-    let out = dir.path().join("crash.json");
-    let status = Command::new(env!("CARGO_BIN_EXE_merit-loadgen"))
-        .args([
-            "--crash",
-            "--keys",
-            "8",
-            "--rate",
-            "300",
-            "--kill-after",
-            "1",
-            "--connections",
-            "4",
-        ])
-        .args(node_args)
-        .arg("--sequencer-bin")
-        .arg(&bin)
-        .arg("--out")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let report = loadgen(
+        &["--crash", "--keys", "8", "--rate", "300", "--kill-after", "1", "--connections", "4"],
+        &node_args,
+        &bin,
+        &dir.path().join("crash.json"),
+    );
     assert_eq!(report["benchmark"], "crash");
     assert!(report["acknowledged"].as_u64().unwrap() > 0, "{report}");
     assert_eq!(report["checked"], report["acknowledged"]);
