@@ -73,7 +73,7 @@ if [ -z "$ezkl_sizes" ]; then
     [ "$n" -le 256 ] && ezkl_sizes="${ezkl_sizes:+$ezkl_sizes,}$n"
   done
 fi
-[[ "${ezkl_sizes:-16}" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "report.sh: --ezkl-sizes '$ezkl_sizes' is not a list of numbers" >&2; exit 2; }
+[ -z "$ezkl_sizes" ] || [[ "$ezkl_sizes" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "report.sh: --ezkl-sizes '$ezkl_sizes' is not a list of numbers" >&2; exit 2; }
 [[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "report.sh: --repeat must be a positive number" >&2; exit 2; }
 for ref in "${refs[@]+"${refs[@]}"}"; do
   [ -d "$ref" ] || { echo "report.sh: --reference $ref is not a directory" >&2; exit 2; }
