@@ -47,6 +47,7 @@ use crate::{
     model::{infer, load_model, ModelShape},
     policy::{load_policy, reward},
     poseidon::PoseidonChip,
+    split_layout::{link_new_accounts, write_account_slot, NewAccountCount, SplitWrites},
 };
 
 /// Number of public instances.
@@ -59,6 +60,10 @@ pub struct BatchShape {
     pub max_contributions: usize,
     /// Account slots `M`.
     pub max_accounts: usize,
+    /// Link slots `K` of the split account layout (at most `K` new accounts per batch); `None`:
+    /// the uniform layout, where every account slot may append.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_new_accounts: Option<usize>,
     /// Account-tree depth.
     pub depth: usize,
     /// The model's shape.
@@ -84,6 +89,17 @@ pub enum BatchCircuitError {
     /// The model does not fit the circuit's model shape.
     #[error(transparent)]
     Model(#[from] crate::model::ModelCircuitError),
+    /// More new accounts than the split layout's link slots.
+    #[error("batch with {new} new accounts does not fit the circuit's {max_new_accounts} link slots")]
+    NewAccounts {
+        /// New accounts in the batch.
+        new: usize,
+        /// The shape's `max_new_accounts`.
+        max_new_accounts: usize,
+    },
+    /// The split layout's writes could not be derived from the trace.
+    #[error(transparent)]
+    Split(#[from] crate::split_layout::SplitError),
 }
 
 fn check_fits(shape: &BatchShape, vector: &BatchVector) -> Result<(), BatchCircuitError> {
@@ -98,7 +114,37 @@ fn check_fits(shape: &BatchShape, vector: &BatchVector) -> Result<(), BatchCircu
             shape: Box::new(shape.clone()),
         });
     }
+    if let Some(max_new_accounts) = shape.max_new_accounts {
+        let new = vector.trace.accounts.iter().filter(|u| u.is_new).count();
+        if new > max_new_accounts {
+            return Err(BatchCircuitError::NewAccounts { new, max_new_accounts });
+        }
+    }
     Ok(())
+}
+
+/// The account slots' witness in the shape's layout.
+#[derive(Debug, Clone)]
+pub enum AccountWitness {
+    /// Every slot may append: merit-core's trace, in its order.
+    Uniform,
+    /// The split layout's writes ([`crate::split_layout`]).
+    Split(SplitWrites),
+}
+
+impl AccountWitness {
+    /// The witness of `vector`'s account slots for `shape`.
+    pub fn of(shape: &BatchShape, vector: &BatchVector) -> Result<Self, BatchCircuitError> {
+        Ok(match shape.max_new_accounts {
+            None => Self::Uniform,
+            Some(links) => Self::Split(SplitWrites::plan(
+                &vector.prev_state,
+                &vector.trace,
+                links,
+                shape.max_accounts,
+            )?),
+        })
+    }
 }
 
 /// A padding contribution: address zero, zero features.
@@ -142,6 +188,22 @@ pub fn batch_circuit(
     poseidon: &mut PoseidonChip,
     shape: &BatchShape,
     vector: &BatchVector,
+) -> Result<[AssignedValue<Fr>; CIRCUIT_INSTANCES], BatchCircuitError> {
+    check_fits(shape, vector)?;
+    let accounts = AccountWitness::of(shape, vector)?;
+    batch_circuit_with(ctx, range, tables, poseidon, shape, vector, &accounts)
+}
+
+/// [`batch_circuit`] with the account slots' witness given (tests tamper with it).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_circuit_with(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    tables: &mut TableLookups,
+    poseidon: &mut PoseidonChip,
+    shape: &BatchShape,
+    vector: &BatchVector,
+    accounts: &AccountWitness,
 ) -> Result<[AssignedValue<Fr>; CIRCUIT_INSTANCES], BatchCircuitError> {
     check_fits(shape, vector)?;
     let gate = &range.gate;
@@ -244,6 +306,16 @@ pub fn batch_circuit(
     let (count, mut next_index) = load_account_count(ctx, range, sentinel);
     let prev_root = ctx.load_witness(vector.output.prev_root);
     let mut root = prev_root;
+    // The split layout links the new accounts first.
+    let mut new_accounts = match accounts {
+        AccountWitness::Uniform => None,
+        AccountWitness::Split(writes) => {
+            let (after, links) =
+                link_new_accounts(ctx, range, tables, poseidon, root, &writes.links);
+            root = after;
+            Some(NewAccountCount { links, seen: zero })
+        }
+    };
     let mut active_count = zero;
     let mut prev_active = ctx.load_constant(Fr::one());
     let padding_slot = padding_update(sentinel);
@@ -294,8 +366,27 @@ pub fn batch_circuit(
         let value = pack(ctx, gate, [(sum, 64), (first, 0)]);
         tables.lookup(key, value);
 
-        let out =
-            update_account(ctx, range, poseidon, root, next_index, (address, sum, last), update);
+        let out = match (accounts, new_accounts.as_mut()) {
+            (AccountWitness::Split(writes), Some(count)) => write_account_slot(
+                ctx,
+                range,
+                tables,
+                poseidon,
+                (root, next_index),
+                (address, sum, last, active),
+                count,
+                &writes.slots[j],
+            ),
+            _ => update_account(
+                ctx,
+                range,
+                poseidon,
+                root,
+                next_index,
+                (address, sum, last),
+                update,
+            ),
+        };
         // The first nonce is above the account's last nonce (inactive slots: 0 < 1 trivially).
         let first_or_one = gate.select(ctx, first, Constant(Fr::one()), active);
         let fresh = range.is_less_than(ctx, out.old_last_nonce, first_or_one, 64);
@@ -310,6 +401,10 @@ pub fn batch_circuit(
     }
     // One active account slot per group: none is skipped.
     ctx.constrain_equal(&active_count, &groups);
+    // One link per new account.
+    if let Some(count) = new_accounts {
+        ctx.constrain_equal(&count.links, &count.seen);
+    }
 
     // 4. The sentinel's count, once.
     let new_root = write_sentinel(ctx, range, poseidon, root, (count, next_index), sentinel);
@@ -332,15 +427,28 @@ pub fn build_batch_circuit(
     shape: &BatchShape,
     vector: &BatchVector,
 ) -> Result<Vec<Fr>, BatchCircuitError> {
+    check_fits(shape, vector)?;
+    let accounts = AccountWitness::of(shape, vector)?;
+    build_batch_circuit_with(builder, shape, vector, &accounts)
+}
+
+/// [`build_batch_circuit`] with the account slots' witness given.
+pub fn build_batch_circuit_with(
+    builder: &mut MeritCircuitBuilder,
+    shape: &BatchShape,
+    vector: &BatchVector,
+    accounts: &AccountWitness,
+) -> Result<Vec<Fr>, BatchCircuitError> {
     builder.base.set_instance_columns(1);
     let range = builder.range_chip();
-    let outputs = batch_circuit(
+    let outputs = batch_circuit_with(
         builder.base.main(0),
         &range,
         &mut builder.tables,
         &mut builder.poseidon,
         shape,
         vector,
+        accounts,
     )?;
     let values = outputs.iter().map(|v| *v.value()).collect();
     builder.base.assigned_instances[0].extend(outputs);

@@ -3,9 +3,13 @@
 //!
 //! ```json
 //! { "name": "n256", "k": 20, "lookup_bits": 19,
-//!   "max_contributions": 256, "max_accounts": 64, "depth": 24,
+//!   "max_contributions": 256, "max_accounts": 64, "max_new_accounts": 16, "depth": 24,
 //!   "model": "model-16-32-1.json" }
 //! ```
+//! `max_new_accounts` is optional: with it, at most that many of a batch's touched accounts may
+//! be new and the circuit uses the split account layout (one leaf write per account slot plus
+//! one link write per new account, `crate::split_layout`); without it every account slot may
+//! append a new account (the uniform layout, two leaf writes per slot).
 //! `model` is a `merit-model/1` file, relative to the configuration file; the circuit fixes its
 //! shape (dimensions, scale, activations, range-check widths), not its weights.
 
@@ -40,6 +44,11 @@ pub struct CircuitConfig {
     pub max_contributions: usize,
     /// Account slots `M`.
     pub max_accounts: usize,
+    /// How many of the batch's touched accounts may be new (`K`): the split account layout
+    /// (`crate::split_layout`), `M` one-write slots and `K` link slots. Absent: every account
+    /// slot may append (the uniform layout, two writes per slot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_new_accounts: Option<usize>,
     /// Account-tree depth.
     pub depth: usize,
     /// The model file, relative to the configuration file.
@@ -130,12 +139,21 @@ impl CircuitConfig {
         if self.max_accounts > self.max_contributions {
             return Err(invalid("more account slots than contribution slots".into()));
         }
+        if let Some(k) = self.max_new_accounts {
+            if k == 0 || k > self.max_accounts {
+                return Err(invalid(format!(
+                    "max_new_accounts = {k} must be in 1..=max_accounts ({})",
+                    self.max_accounts
+                )));
+            }
+        }
         if !(1..=64).contains(&self.depth) {
             return Err(invalid(format!("depth {} is outside 1..=64", self.depth)));
         }
         let shape = BatchShape {
             max_contributions: self.max_contributions,
             max_accounts: self.max_accounts,
+            max_new_accounts: self.max_new_accounts,
             depth: self.depth,
             model: ModelShape::of(&model)?,
         };
@@ -143,32 +161,40 @@ impl CircuitConfig {
     }
 }
 
-/// A full batch for `loaded`'s shape: `N` contributions from `M` new contributors (every slot
-/// real), on an empty tree, with the sample policy. Deterministic.
+/// A full batch for `loaded`'s shape: `N` contributions from `M` contributors (every slot
+/// real), with the sample policy. Deterministic. In the uniform layout every contributor is new
+/// (an empty tree); in the split layout `K` are new and the other `M − K` got a leaf from an
+/// earlier batch of one contribution each.
 pub fn sample_batch(loaded: &LoadedConfig) -> Result<BatchVector, ConfigError> {
     let LoadedConfig { config, model, .. } = loaded;
     let (n, m) = (config.max_contributions, config.max_accounts);
-    let entries: Vec<(u64, u64, usize)> =
-        (0..m).map(|i| (1000 + i as u64, 1, n / m + usize::from(i < n % m))).collect();
+    let new = config.max_new_accounts.unwrap_or(m);
+    let invalid = |reason: String| ConfigError::Invalid { name: config.name.clone(), reason };
     let mut rng = SplitMix64::new(config.k as u64);
     let domain = dev_domain();
+    let mut state = State::new(config.depth).map_err(|e| invalid(format!("depth: {e}")))?;
+    // The accounts that exist already: seeds `1000 + new ..`, one contribution at nonce 1.
+    let earlier: Vec<(u64, u64, usize)> = (new..m).map(|i| (1000 + i as u64, 1, 1)).collect();
+    if !earlier.is_empty() {
+        let contributions = sample_contributions(&mut rng, &domain, model.input_dim(), &earlier);
+        let unsigned: Vec<_> = contributions.into_iter().map(|s| s.contribution).collect();
+        state = merit_core::apply_batch(&state, model, &sample_policy(), &unsigned)
+            .map_err(|e| invalid(format!("earlier sample batch: {e}")))?
+            .state;
+    }
+    let entries: Vec<(u64, u64, usize)> = (0..m)
+        .map(|i| (1000 + i as u64, 1 + u64::from(i >= new), n / m + usize::from(i < n % m)))
+        .collect();
     let contributions = sample_contributions(&mut rng, &domain, model.input_dim(), &entries);
-    let state = State::new(config.depth).map_err(|e| ConfigError::Invalid {
-        name: config.name.clone(),
-        reason: format!("depth: {e}"),
-    })?;
     BatchVector::build(
         &format!("sample batch for {}", config.name),
         domain,
         model.clone(),
         sample_policy(),
         state,
-        Batch { batch_id: 1, contributions },
+        Batch { batch_id: 1 + u64::from(!earlier.is_empty()), contributions },
     )
-    .map_err(|e| ConfigError::Invalid {
-        name: config.name.clone(),
-        reason: format!("sample batch: {e}"),
-    })
+    .map_err(|e| invalid(format!("sample batch: {e}")))
 }
 
 /// Builds the circuit of `loaded` in the keygen stage on `vector` and returns what it uses.

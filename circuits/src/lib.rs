@@ -58,3 +58,4 @@ pub mod keccak;
 pub mod model;
 pub mod policy;
 pub mod poseidon;
+pub mod split_layout;

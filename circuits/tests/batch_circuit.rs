@@ -23,6 +23,7 @@ fn shape(vector: &BatchVector) -> BatchShape {
     BatchShape {
         max_contributions: 10,
         max_accounts: 5,
+        max_new_accounts: None,
         depth: vector.prev_state.depth(),
         model: ModelShape::of(&vector.model).unwrap(),
     }

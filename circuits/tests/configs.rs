@@ -59,6 +59,8 @@ fn bad_configurations_are_refused_with_a_reason() {
         (|c| c.max_accounts = 17, "more account slots"),
         (|c| c.max_contributions = 0, "at least one"),
         (|c| c.depth = 0, "depth 0"),
+        (|c| c.max_new_accounts = Some(0), "max_new_accounts = 0"),
+        (|c| c.max_new_accounts = Some(5), "max_new_accounts = 5"),
     ] {
         let err = with(edit).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
@@ -93,4 +95,35 @@ fn the_smallest_configuration_builds_and_reports_its_cost() {
     assert!(stats.degree <= 5, "degree {}", stats.degree);
     // Every account slot: 4 paths of 24 levels and 3 leaf hashes of 2 permutations.
     assert!(stats.permutations >= 4 * (4 * 24 + 6));
+}
+
+/// The split layout's sample batch fills every slot (`K` new accounts, `M − K` existing ones),
+/// and the layout costs `M + K` leaf writes where the uniform one costs `2·M`.
+#[test]
+fn the_split_layout_writes_once_per_existing_account() {
+    let split = CircuitConfig::load(&configs_dir().join("n64.json")).unwrap();
+    let (m, k) = (split.config.max_accounts, split.config.max_new_accounts.unwrap());
+    assert!(k < m);
+    let vector = sample_batch(&split).unwrap();
+    assert_eq!(vector.batch.contributions.len(), 64);
+    let new = vector.trace.accounts.iter().filter(|u| u.is_new).count();
+    assert_eq!((vector.output.touched.len(), new), (m, k));
+    let split_stats = circuit_stats(&split, &vector).unwrap();
+
+    let mut uniform = split.config.clone();
+    uniform.max_new_accounts = None;
+    uniform.k = 16;
+    uniform.lookup_bits = 15;
+    let uniform = uniform.with_model(split.model.clone()).unwrap();
+    let uniform_stats = circuit_stats(&uniform, &vector).unwrap();
+    // A leaf write at depth 24: two paths and two leaf hashes (each leaf hash is two
+    // permutations of the width-3 sponge). A uniform slot is two writes that share one leaf
+    // hash; a split slot or link is one write.
+    let write = 2 * 24 + 4;
+    let saved = uniform_stats.permutations - split_stats.permutations;
+    println!(
+        "n64: uniform {} permutations, split {} ({saved} fewer)",
+        uniform_stats.permutations, split_stats.permutations,
+    );
+    assert_eq!(saved, (2 * write - 2) * m - write * (m + k));
 }

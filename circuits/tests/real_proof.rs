@@ -58,6 +58,7 @@ fn a_real_proof_verifies_and_a_changed_instance_does_not() {
     let shape = BatchShape {
         max_contributions: 4,
         max_accounts: 2,
+        max_new_accounts: None,
         depth: 4,
         model: ModelShape::of(&vector.model).unwrap(),
     };
