@@ -90,7 +90,9 @@ pub enum BatchCircuitError {
     #[error(transparent)]
     Model(#[from] crate::model::ModelCircuitError),
     /// More new accounts than the split layout's link slots.
-    #[error("batch with {new} new accounts does not fit the circuit's {max_new_accounts} link slots")]
+    #[error(
+        "batch with {new} new accounts does not fit the circuit's {max_new_accounts} link slots"
+    )]
     NewAccounts {
         /// New accounts in the batch.
         new: usize,
@@ -377,15 +379,9 @@ pub fn batch_circuit_with(
                 count,
                 &writes.slots[j],
             ),
-            _ => update_account(
-                ctx,
-                range,
-                poseidon,
-                root,
-                next_index,
-                (address, sum, last),
-                update,
-            ),
+            _ => {
+                update_account(ctx, range, poseidon, root, next_index, (address, sum, last), update)
+            }
         };
         // The first nonce is above the account's last nonce (inactive slots: 0 < 1 trivially).
         let first_or_one = gate.select(ctx, first, Constant(Fr::one()), active);

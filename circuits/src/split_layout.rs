@@ -87,7 +87,9 @@ pub struct SplitWrites {
 #[non_exhaustive]
 pub enum SplitError {
     /// More new or touched accounts than slots.
-    #[error("{new} new of {touched} touched accounts do not fit {links} link and {slots} account slots")]
+    #[error(
+        "{new} new of {touched} touched accounts do not fit {links} link and {slots} account slots"
+    )]
     Size {
         /// New accounts.
         new: usize,
@@ -131,7 +133,11 @@ impl SplitWrites {
             let predecessor = prev.predecessor(&update.address);
             let old = replay.leaf(&predecessor)?;
             successor.insert(update.address, old.next);
-            let write = replay.write(&predecessor, Some(old), AccountLeaf { next: update.address, ..old })?;
+            let write = replay.write(
+                &predecessor,
+                Some(old),
+                AccountLeaf { next: update.address, ..old },
+            )?;
             link_writes.push(LinkWrite { active: true, address: update.address, write });
         }
         while link_writes.len() < links {
@@ -149,8 +155,11 @@ impl SplitWrites {
                 replay.append(update.leaf.index, new_leaf)?
             } else {
                 let old = replay.leaf(&update.address)?;
-                let new_leaf =
-                    AccountLeaf { cumulative: after.cumulative, last_nonce: after.last_nonce, ..old };
+                let new_leaf = AccountLeaf {
+                    cumulative: after.cumulative,
+                    last_nonce: after.last_nonce,
+                    ..old
+                };
                 replay.write(&update.address, Some(old), new_leaf)?
             };
             slot_writes.push(SlotWrite { is_new: update.is_new, write });
@@ -278,7 +287,15 @@ pub fn link_new_accounts(
         let old_hash = leaf_hash(ctx, range, poseidon, &p);
         let new_hash = leaf_hash(ctx, range, poseidon, &p_after);
         let index = ctx.load_witness(Fr::from(link.write.index));
-        root = write_leaf(ctx, range, poseidon, root, index, (old_hash, new_hash), &link.write.siblings);
+        root = write_leaf(
+            ctx,
+            range,
+            poseidon,
+            root,
+            index,
+            (old_hash, new_hash),
+            &link.write.siblings,
+        );
 
         let ordinal = ctx.load_constant(Fr::from(k as u64 + 1));
         let key = link_key(ctx, gate, ordinal, address);

@@ -74,10 +74,7 @@ fn more_new_accounts_than_link_slots_are_refused() {
     let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, 18, 17);
     let err = merit_circuits::batch::build_batch_circuit(&mut builder, &shape(&vector, 3), &vector)
         .unwrap_err();
-    assert!(
-        matches!(err, BatchCircuitError::NewAccounts { new: 4, max_new_accounts: 3 }),
-        "{err}"
-    );
+    assert!(matches!(err, BatchCircuitError::NewAccounts { new: 4, max_new_accounts: 3 }), "{err}");
 }
 
 /// The golden batch of new accounts that share one predecessor (the sentinel) on an empty tree

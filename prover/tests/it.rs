@@ -77,6 +77,40 @@ fn keys_are_cached_proofs_verify_and_tampering_is_refused() {
     assert!(solidity.contains("pragma solidity ^0.8.19;"));
 }
 
+/// The split account layout (one link slot, two account slots: the sample batch has one new and
+/// one existing account) proves for real, and a changed instance is refused.
+#[test]
+fn the_split_account_layout_proves_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = merit_core::samples::sample_tanh_model(2);
+    std::fs::write(dir.path().join("model.json"), serde_json::to_string(&model).unwrap()).unwrap();
+    let config = serde_json::json!({
+        "name": "tiny-split", "k": 14, "lookup_bits": 13, "max_contributions": 4,
+        "max_accounts": 2, "max_new_accounts": 1, "depth": 8, "model": "model.json"
+    });
+    let path = dir.path().join("tiny-split.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let config = CircuitConfig::load(&path).unwrap();
+    let vector = sample_batch(&config).unwrap();
+    let new: Vec<bool> = vector.trace.accounts.iter().map(|u| u.is_new).collect();
+    assert_eq!(new.iter().filter(|n| **n).count(), 1, "{new:?}");
+    assert_eq!(new.len(), 2);
+
+    let srs = Srs::development(14);
+    let keys = keygen(&config, &srs).unwrap();
+    let proof = prove(&srs, &keys, &vector).unwrap();
+    assert_eq!(proof.instance_values().unwrap(), vector.public_instances[..proof.instances.len()]);
+    verify(srs.params(), keys.vk(), &proof).unwrap();
+    let mut changed = proof.clone();
+    let mut word = changed.instances[1].0; // new_root
+    word[31] ^= 1;
+    changed.instances[1] = B256::from(word);
+    assert!(matches!(
+        verify(srs.params(), keys.vk(), &changed).unwrap_err(),
+        ProverError::BadProof { .. }
+    ));
+}
+
 #[test]
 fn damaged_or_foreign_key_files_are_refused() {
     let dir = tempfile::tempdir().unwrap();

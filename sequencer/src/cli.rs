@@ -41,6 +41,10 @@ pub struct NodeArgs {
     /// Most distinct contributors in one batch (default: the circuit's max_accounts, if any).
     #[arg(long)]
     pub max_batch_accounts: Option<usize>,
+    /// Most contributors without an account yet in one batch (default: the circuit's
+    /// max_new_accounts, if any).
+    #[arg(long)]
+    pub max_batch_new_accounts: Option<usize>,
     /// Seal a batch when the oldest pending contribution is this old (ms).
     #[arg(long, value_name = "MS")]
     pub max_batch_age_ms: Option<u64>,
@@ -101,6 +105,7 @@ impl NodeArgs {
             tree_depth: self.tree_depth,
             max_batch_size: self.max_batch_size,
             max_batch_accounts: self.max_batch_accounts,
+            max_batch_new_accounts: self.max_batch_new_accounts,
             max_batch_age_ms: self.max_batch_age_ms,
             group_commit_window_us: self.group_commit_window_us,
             queue_capacity: None,

@@ -20,6 +20,7 @@
 //! [batcher]
 //! max_batch_size = 256
 //! max_batch_accounts = 64         # distinct contributors per batch; omitted = no limit
+//! max_batch_new_accounts = 16     # contributors without a leaf yet per batch; omitted = no limit
 //! max_batch_age_ms = 2000
 //! group_commit_window_us = 1000
 //! queue_capacity = 8192
@@ -39,7 +40,8 @@
 //!
 //! With a circuit, the batcher seals batches the circuit can prove: `max_batch_size` must be at
 //! most its `max_contributions`, `max_batch_accounts` at most its `max_accounts` (and defaults
-//! to it), and the model and tree depth must be the circuit's; the node checks this at start.
+//! to it), `max_batch_new_accounts` at most its `max_new_accounts` where it has one (and
+//! defaults to it), and the model and tree depth must be the circuit's; the node checks this at start.
 //!
 //! Environment variables: `MERIT_CONFIG` (the file), `MERIT_LISTEN`, `MERIT_BODY_LIMIT`,
 //! `MERIT_DATA_DIR`, `MERIT_CHAIN_ID`, `MERIT_ROLLUP`, `MERIT_MODEL`, `MERIT_POLICY`,
@@ -157,6 +159,9 @@ pub struct BatcherConfig {
     pub max_batch_size: usize,
     /// Most distinct contributors in one batch (the circuit's M); `None` = no limit.
     pub max_batch_accounts: Option<usize>,
+    /// Most contributors without an account leaf yet in one batch (the circuit's
+    /// `max_new_accounts`, its link slots); `None` = no limit.
+    pub max_batch_new_accounts: Option<usize>,
     /// Seal when the oldest pending contribution is this old, in milliseconds.
     pub max_batch_age_ms: u64,
     /// How long the writer waits for more submissions before one synced write, in
@@ -172,6 +177,7 @@ impl Default for BatcherConfig {
         Self {
             max_batch_size: 256,
             max_batch_accounts: None,
+            max_batch_new_accounts: None,
             max_batch_age_ms: 2_000,
             group_commit_window_us: 1_000,
             queue_capacity: 8_192,
@@ -276,6 +282,8 @@ pub struct ConfigOverrides {
     pub max_batch_size: Option<usize>,
     /// `batcher.max_batch_accounts`.
     pub max_batch_accounts: Option<usize>,
+    /// `batcher.max_batch_new_accounts`.
+    pub max_batch_new_accounts: Option<usize>,
     /// `batcher.max_batch_age_ms`.
     pub max_batch_age_ms: Option<u64>,
     /// `batcher.group_commit_window_us`.
@@ -421,6 +429,7 @@ impl Config {
             tree_depth: var(env, "MERIT_TREE_DEPTH")?,
             max_batch_size: var(env, "MERIT_MAX_BATCH_SIZE")?,
             max_batch_accounts: var(env, "MERIT_MAX_BATCH_ACCOUNTS")?,
+            max_batch_new_accounts: var(env, "MERIT_MAX_BATCH_NEW_ACCOUNTS")?,
             max_batch_age_ms: var(env, "MERIT_MAX_BATCH_AGE_MS")?,
             group_commit_window_us: var(env, "MERIT_GROUP_COMMIT_WINDOW_US")?,
             queue_capacity: var(env, "MERIT_QUEUE_CAPACITY")?,
@@ -469,6 +478,9 @@ impl Config {
         if o.max_batch_accounts.is_some() {
             self.batcher.max_batch_accounts = o.max_batch_accounts;
         }
+        if o.max_batch_new_accounts.is_some() {
+            self.batcher.max_batch_new_accounts = o.max_batch_new_accounts;
+        }
         if o.circuit.is_some() {
             self.prover.circuit.clone_from(&o.circuit);
         }
@@ -507,6 +519,9 @@ impl Config {
         }
         if self.batcher.max_batch_accounts == Some(0) {
             return invalid("batcher.max_batch_accounts must be at least 1");
+        }
+        if self.batcher.max_batch_new_accounts == Some(0) {
+            return invalid("batcher.max_batch_new_accounts must be at least 1");
         }
         if self.prover.lease_ms == 0 {
             return invalid("prover.lease_ms must be at least 1");

@@ -172,6 +172,20 @@ pub enum JobSetupError {
         /// The circuit's.
         max_accounts: usize,
     },
+    /// The batcher could seal batches with more new accounts than the circuit has link slots.
+    #[error(
+        "batcher.max_batch_new_accounts = {max_batch_new_accounts} exceeds the circuit \
+         configuration {circuit}'s max_new_accounts = {max_new_accounts}; set it to at most \
+         {max_new_accounts} or leave it out"
+    )]
+    BatchNewAccounts {
+        /// The configuration's name.
+        circuit: String,
+        /// The batcher's limit.
+        max_batch_new_accounts: usize,
+        /// The circuit's.
+        max_new_accounts: usize,
+    },
     /// A batch sealed before the job queue was enabled does not fit the circuit.
     #[error(
         "batch {batch_id} ({contributions} contributions, {accounts} accounts) was sealed before \
@@ -423,7 +437,7 @@ impl JobQueue {
     }
 
     /// Checks that the node seals batches this circuit can prove, and sets the batcher's
-    /// account limit to the circuit's (or keeps a lower one).
+    /// account limits to the circuit's (or keeps lower ones).
     pub fn fit(&self, protocol: &Protocol, settings: &mut Settings) -> Result<(), JobSetupError> {
         let loaded = self.circuit.config();
         let circuit = loaded.config.name.clone();
@@ -458,6 +472,19 @@ impl JobQueue {
             }
             Some(_) => {}
             None => settings.max_batch_accounts = Some(max_accounts),
+        }
+        if let Some(max_new_accounts) = loaded.config.max_new_accounts {
+            match settings.max_batch_new_accounts {
+                Some(max_batch_new_accounts) if max_batch_new_accounts > max_new_accounts => {
+                    return Err(JobSetupError::BatchNewAccounts {
+                        circuit,
+                        max_batch_new_accounts,
+                        max_new_accounts,
+                    })
+                }
+                Some(_) => {}
+                None => settings.max_batch_new_accounts = Some(max_new_accounts),
+            }
         }
         Ok(())
     }
@@ -524,7 +551,11 @@ impl JobQueue {
                 let config = &self.circuit.config().config;
                 let (contributions, accounts) =
                     (batch.contributions.len(), applied.output.touched.len());
-                if contributions > config.max_contributions || accounts > config.max_accounts {
+                let new_accounts = applied.trace.accounts.iter().filter(|u| u.is_new).count();
+                if contributions > config.max_contributions
+                    || accounts > config.max_accounts
+                    || config.max_new_accounts.is_some_and(|k| new_accounts > k)
+                {
                     return Err(JobSetupError::Unprovable {
                         circuit: config.name.clone(),
                         batch_id,

@@ -45,6 +45,9 @@ pub struct Settings {
     pub max_batch_size: usize,
     /// Most distinct contributors in one batch (the circuit's account slots); `None` = no limit.
     pub max_batch_accounts: Option<usize>,
+    /// Most contributors without an account yet in one batch (the circuit's link slots);
+    /// `None` = no limit.
+    pub max_batch_new_accounts: Option<usize>,
     /// Seal when the oldest pending contribution is this old.
     pub max_batch_age: Duration,
     /// Group-commit window of the writer.
@@ -66,6 +69,7 @@ impl From<&Config> for Settings {
         Self {
             max_batch_size: config.batcher.max_batch_size,
             max_batch_accounts: config.batcher.max_batch_accounts,
+            max_batch_new_accounts: config.batcher.max_batch_new_accounts,
             max_batch_age: config.batcher.max_batch_age(),
             group_commit_window: config.batcher.group_commit_window(),
             queue_capacity: config.batcher.queue_capacity,
@@ -607,6 +611,21 @@ impl Sequencer {
                 if contributors.len() > max_accounts {
                     take = i.max(1);
                     break;
+                }
+            }
+        }
+        // And at the new-account limit (the circuit's link slots): stop before the first
+        // contribution of one contributor without an account too many.
+        if let Some(max_new_accounts) = self.settings.max_batch_new_accounts {
+            let mut new = std::collections::HashSet::new();
+            for (i, (_, _, record)) in records[..take].iter().enumerate() {
+                let contributor = record.signed.contribution.contributor;
+                if head.state.account(&contributor).is_none() {
+                    new.insert(contributor);
+                    if new.len() > max_new_accounts {
+                        take = i.max(1);
+                        break;
+                    }
                 }
             }
         }

@@ -171,6 +171,7 @@ impl Demo {
         let settings = Settings {
             max_batch_size: shape.max_contributions,
             max_batch_accounts: Some(shape.max_accounts),
+            max_batch_new_accounts: shape.max_new_accounts,
             max_batch_age: Duration::from_millis(500),
             ..Settings::from(&config)
         };

@@ -40,6 +40,42 @@ async fn seals_on_size() {
     node.shutdown().await;
 }
 
+/// With a new-account limit (the circuit's link slots), a batch stops before the first
+/// contribution of one contributor without an account too many; contributors that have an
+/// account do not count against it.
+#[tokio::test]
+async fn seals_at_the_new_account_limit() {
+    let store = Arc::new(MemoryStore::new());
+    let settings = Settings { max_batch_new_accounts: Some(1), ..manual_settings() };
+    let node = node_on(store, Protocol::development(DEPTH), settings);
+    let app = router(&node);
+    let sequencer = node.sequencer();
+    for (seed, nonce) in [(1, 1), (2, 1), (1, 2)] {
+        assert_eq!(submit(&app, &signed(seed, nonce)).await.0, StatusCode::ACCEPTED);
+    }
+    // 1 is new, 2 would be the second new account: the batch is 1's first contribution.
+    assert_eq!(
+        sequencer.seal_now().unwrap(),
+        SealOutcome::Sealed { batch_id: 1, contributions: 1 }
+    );
+    // Now 1 has an account: 2 (new) and 1's second contribution fit, 3 would be a second new
+    // account.
+    for (seed, nonce) in [(3, 1), (1, 3)] {
+        assert_eq!(submit(&app, &signed(seed, nonce)).await.0, StatusCode::ACCEPTED);
+    }
+    assert_eq!(
+        sequencer.seal_now().unwrap(),
+        SealOutcome::Sealed { batch_id: 2, contributions: 2 }
+    );
+    // Left: 3 (new) and 1's third contribution.
+    assert_eq!(
+        sequencer.seal_now().unwrap(),
+        SealOutcome::Sealed { batch_id: 3, contributions: 2 }
+    );
+    assert_eq!(sequencer.pending_count(), 0);
+    node.shutdown().await;
+}
+
 #[tokio::test]
 async fn seals_on_age() {
     let store = Arc::new(MemoryStore::new());

@@ -19,7 +19,10 @@ use merit_sequencer::{
 };
 use serde_json::{json, Value};
 
-use crate::{call, get, manual_settings, router, signed_tiny, submit, tiny_circuit, tiny_protocol};
+use crate::{
+    call, get, manual_settings, router, signed_tiny, submit, tiny_circuit, tiny_protocol,
+    tiny_split_circuit,
+};
 
 const LEASE: Duration = Duration::from_secs(600);
 const T0: u64 = 1_700_000_000_000;
@@ -395,6 +398,48 @@ async fn batches_sealed_before_the_queue_was_enabled_get_jobs() {
     assert_eq!(job.batch_id, 2);
     assert_eq!(serde_json::to_value(&job.vector.output).unwrap(), batch2["output"]);
     assert_eq!(job.vector.prev_state.account_count(), 2);
+    drop(app);
+    node.shutdown().await;
+}
+
+/// A circuit with link slots (`max_new_accounts`) bounds the batcher's new accounts per batch:
+/// the node refuses a larger limit, takes the circuit's by default, and seals accordingly.
+#[tokio::test]
+async fn a_split_circuit_bounds_the_new_accounts_of_a_batch() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let start_with = |settings| {
+        let jobs = JobQueue::new(tiny_split_circuit(), LEASE, clock.clone() as Arc<dyn Clock>);
+        Node::start_with_jobs(
+            tiny_protocol(),
+            settings,
+            Arc::new(MemoryStore::new()),
+            BatcherMode::Manual,
+            Some(jobs),
+        )
+    };
+    let wide = Settings { max_batch_new_accounts: Some(2), ..job_settings() };
+    match start_with(wide) {
+        Err(NodeError::Jobs(error @ JobSetupError::BatchNewAccounts { .. })) => {
+            assert!(error.to_string().contains("max_new_accounts = 1"), "{error}");
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("the node started"),
+    }
+    let node = start_with(job_settings()).expect("the node starts");
+    assert_eq!(node.sequencer().settings().max_batch_new_accounts, Some(1));
+    let app = router(&node);
+    // Two new contributors: one batch each; then both existing in one batch.
+    for (seed, nonce) in [(1, 1), (2, 1), (1, 2), (2, 2)] {
+        assert_eq!(submit(&app, &signed_tiny(seed, nonce)).await.0, StatusCode::ACCEPTED);
+    }
+    let sealed: Vec<SealOutcome> = (0..2).map(|_| node.sequencer().seal_now().unwrap()).collect();
+    assert_eq!(
+        sealed,
+        [
+            SealOutcome::Sealed { batch_id: 1, contributions: 1 },
+            SealOutcome::Sealed { batch_id: 2, contributions: 3 },
+        ]
+    );
     drop(app);
     node.shutdown().await;
 }

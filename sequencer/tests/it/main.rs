@@ -145,6 +145,22 @@ pub(crate) fn tiny_circuit() -> Arc<Circuit> {
         .clone()
 }
 
+/// `circuits/configs/tiny-split.json` (the tiny circuit with one link slot: at most one new
+/// account per batch) with the development SRS; keys generated once per test process.
+pub(crate) fn tiny_split_circuit() -> Arc<Circuit> {
+    static CIRCUIT: OnceLock<Arc<Circuit>> = OnceLock::new();
+    CIRCUIT
+        .get_or_init(|| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../circuits/configs/tiny-split.json");
+            let config = CircuitConfig::load(&path).expect("the tiny-split configuration loads");
+            let srs = Srs::development(config.config.k as u32);
+            let keys = keygen(&config, &srs).expect("keygen of the tiny-split circuit");
+            Arc::new(Circuit::new(srs, Arc::new(keys)))
+        })
+        .clone()
+}
+
 /// The development protocol with the tiny circuit's model and depth.
 pub(crate) fn tiny_protocol() -> Protocol {
     Protocol { model: tiny_circuit().config().model.clone(), ..Protocol::development(DEPTH) }
