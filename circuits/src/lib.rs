@@ -25,6 +25,11 @@
 //!   sentinel, balance and nonce update), tested on the golden batches with tamperings
 //!   (`tests/account_tree_chip.rs`). Measured at depth 24: 102 permutations (23.9k cells) and
 //!   ~900 flex-gate cells per account slot (two leaf writes; one write ≈ 12.4k);
+//! - [`split_layout`]: the split account layout for configurations with `max_new_accounts`
+//!   (`K`): every account slot is one leaf write, and `K` link slots insert the batch's new
+//!   accounts into the address list first (largest address first, bound to their account slots
+//!   through the dynamic lookup), so an existing account costs one write instead of two;
+//!   its witness replays merit-core's trace in that order (`tests/split_layout.rs`);
 //! - [`policy`]: `reward(score)` with threshold, linear part and cap, parameters range-checked
 //!   (`tests/policy_chip.rs`);
 //! - [`batch`]: the batch circuit for `N` contribution and `M` account slots: commitments,

@@ -45,7 +45,7 @@ enum Command {
     #[command(subcommand)]
     Circuit(CircuitCommand),
     /// Run the sequencer node: HTTP API, RocksDB store, batcher (Ctrl-C or SIGTERM stops it).
-    Node(merit_sequencer::cli::NodeArgs),
+    Node(Box<merit_sequencer::cli::NodeArgs>),
     /// Run a prover worker: lease sealed batches from a sequencer, prove them, upload the proofs.
     Prover(merit_prover::worker::WorkerArgs),
     /// Prove one batch offline (keys generated on first use), verified before it is written.

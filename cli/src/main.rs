@@ -15,6 +15,10 @@ use clap::Parser;
 
 fn main() {
     let cli = commands::Cli::parse();
+    if let Err(err) = merit_prover::check_cpu() {
+        eprintln!("Error: {err}");
+        std::process::exit(1);
+    }
     if let Err(err) = commands::run(cli) {
         eprintln!("Error: {err}");
         for cause in err.chain().skip(1) {

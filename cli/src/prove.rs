@@ -122,8 +122,12 @@ pub(crate) fn stats(args: StatsArgs) -> Result<()> {
         return write_json(None, &report);
     }
     let c = &config.config;
+    let layout = match c.max_new_accounts {
+        Some(links) => format!("split layout, at most {links} new"),
+        None => "uniform layout, every slot may be new".to_owned(),
+    };
     println!(
-        "configuration {}: N = {}, M = {}, depth {}, k = {}, lookup bits {}",
+        "configuration {}: N = {}, M = {} ({layout}), depth {}, k = {}, lookup bits {}",
         c.name, c.max_contributions, c.max_accounts, c.depth, c.k, c.lookup_bits
     );
     let rows = [

@@ -46,6 +46,30 @@ impl Backend {
     pub const CURRENT: Self = if cfg!(feature = "cuda") { Self::Cuda } else { Self::Cpu };
 }
 
+/// The CPU lacks instructions this build's field arithmetic uses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this build multiplies BN254 field elements with the x86-64 BMI2 and ADX instructions \
+     (halo2curves' `asm` feature; every x86-64 CPU since 2014 has them), and this CPU lacks {0}"
+)]
+pub struct UnsupportedCpu(pub &'static str);
+
+/// Checks, at a binary's start, that the CPU runs this build's field arithmetic: on x86-64 the
+/// build multiplies field elements in assembly that needs BMI2 and ADX (see `Cargo.toml`), and
+/// a CPU without them would stop on an illegal instruction in the middle of the work.
+pub fn check_cpu() -> Result<(), UnsupportedCpu> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !std::arch::is_x86_feature_detected!("bmi2") {
+            return Err(UnsupportedCpu("BMI2"));
+        }
+        if !std::arch::is_x86_feature_detected!("adx") {
+            return Err(UnsupportedCpu("ADX"));
+        }
+    }
+    Ok(())
+}
+
 /// What can go wrong while proving.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

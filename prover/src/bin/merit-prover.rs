@@ -193,6 +193,10 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if let Err(err) = merit_prover::check_cpu() {
+        eprintln!("Error: {err}");
+        std::process::exit(1);
+    }
     let result = match &cli.command {
         Command::Bench(args) => run_bench(args),
         Command::Verify(args) => run_verify(args),

@@ -15,6 +15,10 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(err) = merit_prover::check_cpu() {
+        eprintln!("Error: {err}");
+        return ExitCode::FAILURE;
+    }
     init_tracing();
     let result =
         cli.node.load_config().map_err(merit_sequencer::NodeError::from).and_then(|config| {
