@@ -403,7 +403,8 @@ async fn batches_sealed_before_the_queue_was_enabled_get_jobs() {
 }
 
 /// A circuit with link slots (`max_new_accounts`) bounds the batcher's new accounts per batch:
-/// the node refuses a larger limit, takes the circuit's by default, and seals accordingly.
+/// the node refuses a larger limit, takes the circuit's by default, seals accordingly, and the
+/// batches prove with it.
 #[tokio::test]
 async fn a_split_circuit_bounds_the_new_accounts_of_a_batch() {
     let clock = Arc::new(ManualClock::new(T0));
@@ -440,6 +441,19 @@ async fn a_split_circuit_bounds_the_new_accounts_of_a_batch() {
             SealOutcome::Sealed { batch_id: 2, contributions: 3 },
         ]
     );
+    // Both batches prove with the split circuit (batch 2: contributor 1 exists, 2 is new) and
+    // the queue accepts the proofs.
+    let circuit = tiny_split_circuit();
+    for batch_id in [1, 2] {
+        let (status, job) = lease(&app, "alice").await;
+        assert_eq!(status, StatusCode::OK);
+        let job = job.unwrap();
+        assert_eq!((job.batch_id, job.config.as_str()), (batch_id, "tiny-split"));
+        let proof = merit_prover::prove(circuit.srs(), circuit.keys(), &job.vector)
+            .expect("the batch proves with the split circuit");
+        let (status, receipt) = upload(&app, batch_id, job.lease_id, &proof).await;
+        assert_eq!(status, StatusCode::OK, "{receipt}");
+    }
     drop(app);
     node.shutdown().await;
 }
