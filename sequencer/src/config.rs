@@ -46,9 +46,10 @@
 //! Environment variables: `MERIT_CONFIG` (the file), `MERIT_LISTEN`, `MERIT_BODY_LIMIT`,
 //! `MERIT_DATA_DIR`, `MERIT_CHAIN_ID`, `MERIT_ROLLUP`, `MERIT_MODEL`, `MERIT_POLICY`,
 //! `MERIT_TREE_DEPTH`, `MERIT_MAX_BATCH_SIZE`, `MERIT_MAX_BATCH_ACCOUNTS`,
-//! `MERIT_MAX_BATCH_AGE_MS`, `MERIT_GROUP_COMMIT_WINDOW_US`, `MERIT_QUEUE_CAPACITY`,
-//! `MERIT_CIRCUIT`, `MERIT_KEYS`, `MERIT_SRS`, `MERIT_DEV_SRS`, `MERIT_LEASE_MS`,
-//! `MERIT_L1_RPC_URL`, `MERIT_L1_KEY_FILE`, `MERIT_L1_CONFIRMATIONS`, `MERIT_L1_POLL_MS`.
+//! `MERIT_MAX_BATCH_NEW_ACCOUNTS`, `MERIT_MAX_BATCH_AGE_MS`, `MERIT_GROUP_COMMIT_WINDOW_US`,
+//! `MERIT_QUEUE_CAPACITY`, `MERIT_CIRCUIT`, `MERIT_KEYS`, `MERIT_SRS`, `MERIT_DEV_SRS`,
+//! `MERIT_LEASE_MS`, `MERIT_L1_RPC_URL`, `MERIT_L1_KEY_FILE`, `MERIT_L1_CONFIRMATIONS`,
+//! `MERIT_L1_POLL_MS`.
 //!
 //! The submitter's private key is never part of the configuration (so it is never printed
 //! with it): it is read from `l1.key_file` or, failing that, from `MERIT_L1_PRIVATE_KEY`.
@@ -749,13 +750,20 @@ mod tests {
         std::fs::write(
             &file,
             "[prover]\ncircuit = \"tiny.json\"\ndev_srs = true\nlease_ms = 5000\n\
-             [batcher]\nmax_batch_accounts = 2\n",
+             [batcher]\nmax_batch_accounts = 2\nmax_batch_new_accounts = 1\n",
         )
         .unwrap();
         let config = Config::load(Some(&file), [], &Default::default()).unwrap();
         assert_eq!(config.prover.circuit, Some(PathBuf::from("tiny.json")));
         assert_eq!(config.prover.lease(), Duration::from_secs(5));
         assert_eq!(config.batcher.max_batch_accounts, Some(2));
+        assert_eq!(config.batcher.max_batch_new_accounts, Some(1));
+        let more = env(&[("MERIT_MAX_BATCH_NEW_ACCOUNTS", "3")]);
+        let config = Config::load(Some(&file), more, &Default::default()).unwrap();
+        assert_eq!(config.batcher.max_batch_new_accounts, Some(3));
+        let none = env(&[("MERIT_MAX_BATCH_NEW_ACCOUNTS", "0")]);
+        let err = Config::load(Some(&file), none, &Default::default()).unwrap_err();
+        assert!(err.to_string().contains("max_batch_new_accounts must be at least 1"), "{err}");
         assert_eq!(config.prover.key_dir(&config.storage), PathBuf::from("merit-data/keys"));
         assert_eq!(Config::default().prover.lease_ms, 600_000);
 
