@@ -141,6 +141,25 @@ pub fn write_sentinel(
     write_leaf(ctx, range, poseidon, root, zero, (old_hash, new_hash), &sentinel.siblings)
 }
 
+/// Whether `address` falls in the gap after leaf `p` of the address list: `p.address <
+/// address` and (`p.next = 0` or `address < p.next`), i.e. it has no leaf when `p` is in the
+/// tree. Range-checks `p`'s addresses; the caller range-checks `address`.
+pub(crate) fn absent_after(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    p: &AssignedLeaf,
+    address: AssignedValue<Fr>,
+) -> AssignedValue<Fr> {
+    let gate = &range.gate;
+    range.range_check(ctx, p.address, ADDRESS_BITS);
+    range.range_check(ctx, p.next, ADDRESS_BITS);
+    let below = range.is_less_than(ctx, p.address, address, ADDRESS_BITS);
+    let above = range.is_less_than(ctx, address, p.next, ADDRESS_BITS);
+    let open_end = gate.is_zero(ctx, p.next);
+    let gap = gate.or(ctx, above, open_end);
+    gate.and(ctx, below, gap)
+}
+
 /// The assigned results of one account update.
 #[derive(Debug, Clone, Copy)]
 pub struct AssignedAccountUpdate {
@@ -195,13 +214,7 @@ pub fn update_account(
     // 1. The low write.
     let low = low_write_of(update);
     let p = load_leaf(ctx, low.old.as_ref());
-    range.range_check(ctx, p.address, ADDRESS_BITS);
-    range.range_check(ctx, p.next, ADDRESS_BITS);
-    let below = range.is_less_than(ctx, p.address, address, ADDRESS_BITS);
-    let above = range.is_less_than(ctx, address, p.next, ADDRESS_BITS);
-    let open_end = gate.is_zero(ctx, p.next);
-    let gap = gate.or(ctx, above, open_end);
-    let absent = gate.and(ctx, below, gap);
+    let absent = absent_after(ctx, range, &p, address);
     // is_new → absent
     let violation = gate.mul_not(ctx, absent, is_new);
     gate.assert_is_const(ctx, &violation, &Fr::zero());

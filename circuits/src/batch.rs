@@ -135,16 +135,20 @@ pub enum AccountWitness {
 }
 
 impl AccountWitness {
-    /// The witness of `vector`'s account slots for `shape`.
+    /// The witness of `vector`'s account slots for `shape` (the split layout's is planned only
+    /// for a batch that fits).
     pub fn of(shape: &BatchShape, vector: &BatchVector) -> Result<Self, BatchCircuitError> {
         Ok(match shape.max_new_accounts {
             None => Self::Uniform,
-            Some(links) => Self::Split(SplitWrites::plan(
-                &vector.prev_state,
-                &vector.trace,
-                links,
-                shape.max_accounts,
-            )?),
+            Some(links) => {
+                check_fits(shape, vector)?;
+                Self::Split(SplitWrites::plan(
+                    &vector.prev_state,
+                    &vector.trace,
+                    links,
+                    shape.max_accounts,
+                )?)
+            }
         })
     }
 }
@@ -191,7 +195,6 @@ pub fn batch_circuit(
     shape: &BatchShape,
     vector: &BatchVector,
 ) -> Result<[AssignedValue<Fr>; CIRCUIT_INSTANCES], BatchCircuitError> {
-    check_fits(shape, vector)?;
     let accounts = AccountWitness::of(shape, vector)?;
     batch_circuit_with(ctx, range, tables, poseidon, shape, vector, &accounts)
 }
@@ -423,7 +426,6 @@ pub fn build_batch_circuit(
     shape: &BatchShape,
     vector: &BatchVector,
 ) -> Result<Vec<Fr>, BatchCircuitError> {
-    check_fits(shape, vector)?;
     let accounts = AccountWitness::of(shape, vector)?;
     build_batch_circuit_with(builder, shape, vector, &accounts)
 }

@@ -46,7 +46,8 @@ use merit_core::{
 
 use crate::{
     account_tree::{
-        leaf_hash, load_leaf, write_leaf, AssignedAccountUpdate, ADDRESS_BITS, CUMULATIVE_BITS,
+        absent_after, leaf_hash, load_leaf, write_leaf, AssignedAccountUpdate, ADDRESS_BITS,
+        CUMULATIVE_BITS,
     },
     builder::TableLookups,
     fixed_point::pow2,
@@ -123,7 +124,6 @@ impl SplitWrites {
                 slots,
             });
         }
-        let mismatch = |what: String| SplitError::Trace(what);
         let mut replay = Replay { tree: prev.tree().clone(), changed: HashMap::new(), prev };
 
         // 1. Links, the largest new address first.
@@ -152,7 +152,7 @@ impl SplitWrites {
             let write = if update.is_new {
                 let next = successor[&update.address];
                 let new_leaf = AccountLeaf { next, ..after };
-                replay.append(update.leaf.index, new_leaf)?
+                replay.set(update.leaf.index, None, new_leaf)?
             } else {
                 let old = replay.leaf(&update.address)?;
                 let new_leaf = AccountLeaf {
@@ -168,7 +168,7 @@ impl SplitWrites {
             slot_writes.push(SlotWrite { is_new: false, write: replay.unchanged_sentinel()? });
         }
         if replay.tree.root() != trace.sentinel.root_before {
-            return Err(mismatch("the replayed writes reach another root".into()));
+            return Err(SplitError::Trace("the replayed writes reach another root".into()));
         }
         Ok(Self { links: link_writes, slots: slot_writes })
     }
@@ -202,10 +202,6 @@ impl Replay<'_> {
             .ok_or_else(|| SplitError::Trace(format!("{address} has no index")))?;
         self.changed.insert(*address, new);
         self.set(index, old, new)
-    }
-
-    fn append(&mut self, index: u64, new: AccountLeaf) -> Result<LeafUpdate, SplitError> {
-        self.set(index, None, new)
     }
 
     fn unchanged_sentinel(&mut self) -> Result<LeafUpdate, SplitError> {
@@ -272,13 +268,7 @@ pub fn link_new_accounts(
         let address = ctx.load_witness(merit_core::field::fr_from_address(link.address));
         range.range_check(ctx, address, ADDRESS_BITS);
         let p = load_leaf(ctx, link.write.old.as_ref());
-        range.range_check(ctx, p.address, ADDRESS_BITS);
-        range.range_check(ctx, p.next, ADDRESS_BITS);
-        let below = range.is_less_than(ctx, p.address, address, ADDRESS_BITS);
-        let above = range.is_less_than(ctx, address, p.next, ADDRESS_BITS);
-        let open_end = gate.is_zero(ctx, p.next);
-        let gap = gate.or(ctx, above, open_end);
-        let absent = gate.and(ctx, below, gap);
+        let absent = absent_after(ctx, range, &p, address);
         let violation = gate.mul_not(ctx, absent, active);
         gate.assert_is_const(ctx, &violation, &Fr::zero());
 

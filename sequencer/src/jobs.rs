@@ -462,29 +462,21 @@ impl JobQueue {
             });
         }
         let max_accounts = loaded.config.max_accounts;
-        match settings.max_batch_accounts {
-            Some(max_batch_accounts) if max_batch_accounts > max_accounts => {
-                return Err(JobSetupError::BatchAccounts {
-                    circuit,
-                    max_batch_accounts,
-                    max_accounts,
-                })
+        cap(&mut settings.max_batch_accounts, max_accounts).map_err(|max_batch_accounts| {
+            JobSetupError::BatchAccounts {
+                circuit: circuit.clone(),
+                max_batch_accounts,
+                max_accounts,
             }
-            Some(_) => {}
-            None => settings.max_batch_accounts = Some(max_accounts),
-        }
+        })?;
         if let Some(max_new_accounts) = loaded.config.max_new_accounts {
-            match settings.max_batch_new_accounts {
-                Some(max_batch_new_accounts) if max_batch_new_accounts > max_new_accounts => {
-                    return Err(JobSetupError::BatchNewAccounts {
-                        circuit,
-                        max_batch_new_accounts,
-                        max_new_accounts,
-                    })
-                }
-                Some(_) => {}
-                None => settings.max_batch_new_accounts = Some(max_new_accounts),
-            }
+            cap(&mut settings.max_batch_new_accounts, max_new_accounts).map_err(
+                |max_batch_new_accounts| JobSetupError::BatchNewAccounts {
+                    circuit,
+                    max_batch_new_accounts,
+                    max_new_accounts,
+                },
+            )?;
         }
         Ok(())
     }
@@ -776,6 +768,19 @@ impl JobQueue {
 }
 
 /// The prover's input for `batch`, sealed on `prev_state` with the result `applied`.
+/// Bounds a batcher limit by the circuit's: takes the circuit's when the limit is absent, keeps
+/// a lower one, and returns a higher one as the error.
+fn cap(limit: &mut Option<usize>, circuit: usize) -> Result<(), usize> {
+    match *limit {
+        Some(set) if set > circuit => Err(set),
+        Some(_) => Ok(()),
+        None => {
+            *limit = Some(circuit);
+            Ok(())
+        }
+    }
+}
+
 pub(crate) fn job_vector(
     protocol: &Protocol,
     prev_state: &State,

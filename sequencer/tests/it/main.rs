@@ -129,36 +129,30 @@ pub(crate) fn router(node: &Node) -> Router {
     app(node.sequencer().clone())
 }
 
-/// The tiny circuit configuration (4 contributions, 2 accounts, depth 8, the 4-8-1 tanh model)
-/// with the development SRS; keys generated once per test process.
-pub(crate) fn tiny_circuit() -> Arc<Circuit> {
-    static CIRCUIT: OnceLock<Arc<Circuit>> = OnceLock::new();
-    CIRCUIT
-        .get_or_init(|| {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../circuits/configs/tiny.json");
-            let config = CircuitConfig::load(&path).expect("the tiny configuration loads");
-            let srs = Srs::development(config.config.k as u32);
-            let keys = keygen(&config, &srs).expect("keygen of the tiny circuit");
-            Arc::new(Circuit::new(srs, Arc::new(keys)))
-        })
-        .clone()
+/// The checked-in circuit configuration `circuits/configs/{name}.json` with the development
+/// SRS and freshly generated keys.
+fn keyed_circuit(name: &str) -> Arc<Circuit> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../circuits/configs/{name}.json"));
+    let config = CircuitConfig::load(&path)
+        .unwrap_or_else(|e| panic!("the {name} configuration does not load: {e}"));
+    let srs = Srs::development(config.config.k as u32);
+    let keys = keygen(&config, &srs).unwrap_or_else(|e| panic!("keygen of {name}: {e}"));
+    Arc::new(Circuit::new(srs, Arc::new(keys)))
 }
 
-/// `circuits/configs/tiny-split.json` (the tiny circuit with one link slot: at most one new
-/// account per batch) with the development SRS; keys generated once per test process.
+/// The tiny circuit configuration (4 contributions, 2 accounts, depth 8, the 4-8-1 tanh model);
+/// keys generated once per test process.
+pub(crate) fn tiny_circuit() -> Arc<Circuit> {
+    static CIRCUIT: OnceLock<Arc<Circuit>> = OnceLock::new();
+    CIRCUIT.get_or_init(|| keyed_circuit("tiny")).clone()
+}
+
+/// `tiny-split` (the tiny circuit with one link slot: at most one new account per batch); keys
+/// generated once per test process.
 pub(crate) fn tiny_split_circuit() -> Arc<Circuit> {
     static CIRCUIT: OnceLock<Arc<Circuit>> = OnceLock::new();
-    CIRCUIT
-        .get_or_init(|| {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../circuits/configs/tiny-split.json");
-            let config = CircuitConfig::load(&path).expect("the tiny-split configuration loads");
-            let srs = Srs::development(config.config.k as u32);
-            let keys = keygen(&config, &srs).expect("keygen of the tiny-split circuit");
-            Arc::new(Circuit::new(srs, Arc::new(keys)))
-        })
-        .clone()
+    CIRCUIT.get_or_init(|| keyed_circuit("tiny-split")).clone()
 }
 
 /// The development protocol with the tiny circuit's model and depth.
