@@ -602,30 +602,25 @@ impl Sequencer {
                 break;
             }
         }
-        // Then at the account limit (the circuit's account slots): stop before the first
-        // contribution of one contributor too many, in acknowledgement order.
-        if let Some(max_accounts) = self.settings.max_batch_accounts {
-            let mut contributors = std::collections::HashSet::new();
-            for (i, (_, _, record)) in records[..take].iter().enumerate() {
-                contributors.insert(record.signed.contribution.contributor);
-                if contributors.len() > max_accounts {
-                    take = i.max(1);
-                    break;
-                }
-            }
-        }
-        // And at the new-account limit (the circuit's link slots): stop before the first
-        // contribution of one contributor without an account too many.
-        if let Some(max_new_accounts) = self.settings.max_batch_new_accounts {
-            let mut new = std::collections::HashSet::new();
+        // Then at the circuit's account slots and link slots: stop before the first
+        // contribution of one contributor too many, or of one contributor without an account
+        // too many, in acknowledgement order.
+        let (max_accounts, max_new_accounts) =
+            (self.settings.max_batch_accounts, self.settings.max_batch_new_accounts);
+        if max_accounts.is_some() || max_new_accounts.is_some() {
+            let (mut contributors, mut new) =
+                (std::collections::HashSet::new(), std::collections::HashSet::new());
             for (i, (_, _, record)) in records[..take].iter().enumerate() {
                 let contributor = record.signed.contribution.contributor;
+                contributors.insert(contributor);
                 if head.state.account(&contributor).is_none() {
                     new.insert(contributor);
-                    if new.len() > max_new_accounts {
-                        take = i.max(1);
-                        break;
-                    }
+                }
+                if max_accounts.is_some_and(|m| contributors.len() > m)
+                    || max_new_accounts.is_some_and(|m| new.len() > m)
+                {
+                    take = i.max(1);
+                    break;
                 }
             }
         }
