@@ -54,6 +54,9 @@ pub struct NodeArgs {
     /// Largest request body (bytes).
     #[arg(long, value_name = "BYTES")]
     pub body_limit: Option<usize>,
+    /// Most contributions in one `POST /v1/contributions/batch`.
+    #[arg(long, value_name = "N")]
+    pub max_batch_contributions: Option<usize>,
     /// Circuit configuration of the prover job queue (e.g. circuits/configs/tiny.json); without
     /// one the node has no job queue.
     #[arg(long, value_name = "FILE")]
@@ -97,6 +100,7 @@ impl NodeArgs {
         ConfigOverrides {
             listen: self.listen,
             body_limit: self.body_limit,
+            max_batch_contributions: self.max_batch_contributions,
             data_dir: self.data_dir.clone(),
             chain_id: self.chain_id,
             rollup: self.rollup,

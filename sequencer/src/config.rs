@@ -4,6 +4,7 @@
 //! [api]
 //! listen = "127.0.0.1:8645"
 //! body_limit = 65536              # bytes; larger submissions get 413
+//! max_batch_contributions = 256   # per POST /v1/contributions/batch (body ≤ body_limit × this)
 //!
 //! [storage]
 //! data_dir = "merit-data"         # RocksDB lives in <data_dir>/db
@@ -44,6 +45,7 @@
 //! defaults to it), and the model and tree depth must be the circuit's; the node checks this at start.
 //!
 //! Environment variables: `MERIT_CONFIG` (the file), `MERIT_LISTEN`, `MERIT_BODY_LIMIT`,
+//! `MERIT_MAX_BATCH_CONTRIBUTIONS`,
 //! `MERIT_DATA_DIR`, `MERIT_CHAIN_ID`, `MERIT_ROLLUP`, `MERIT_MODEL`, `MERIT_POLICY`,
 //! `MERIT_TREE_DEPTH`, `MERIT_MAX_BATCH_SIZE`, `MERIT_MAX_BATCH_ACCOUNTS`,
 //! `MERIT_MAX_BATCH_NEW_ACCOUNTS`, `MERIT_MAX_BATCH_AGE_MS`, `MERIT_GROUP_COMMIT_WINDOW_US`,
@@ -87,6 +89,10 @@ pub struct Config {
     pub l1: L1Config,
 }
 
+/// The largest `api.max_batch_contributions` (the batch route's body limit is a multiple of
+/// `api.body_limit`, so this bounds it too).
+pub const MAX_BATCH_CONTRIBUTIONS: usize = 4_096;
+
 /// The HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -95,11 +101,18 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// Largest request body in bytes; larger ones get `413 body_too_large`.
     pub body_limit: usize,
+    /// Most contributions in one `POST /v1/contributions/batch`; that route's body limit is
+    /// `body_limit` times this.
+    pub max_batch_contributions: usize,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 8645)), body_limit: 64 * 1024 }
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8645)),
+            body_limit: 64 * 1024,
+            max_batch_contributions: 256,
+        }
     }
 }
 
@@ -267,6 +280,8 @@ pub struct ConfigOverrides {
     pub listen: Option<SocketAddr>,
     /// `api.body_limit`.
     pub body_limit: Option<usize>,
+    /// `api.max_batch_contributions`.
+    pub max_batch_contributions: Option<usize>,
     /// `storage.data_dir`.
     pub data_dir: Option<PathBuf>,
     /// `domain.chain_id`.
@@ -422,6 +437,7 @@ impl Config {
         let layer = ConfigOverrides {
             listen: var(env, "MERIT_LISTEN")?,
             body_limit: var(env, "MERIT_BODY_LIMIT")?,
+            max_batch_contributions: var(env, "MERIT_MAX_BATCH_CONTRIBUTIONS")?,
             data_dir: var(env, "MERIT_DATA_DIR")?,
             chain_id: var(env, "MERIT_CHAIN_ID")?,
             rollup: var(env, "MERIT_ROLLUP")?,
@@ -458,6 +474,7 @@ impl Config {
         let o = overrides;
         set(&mut self.api.listen, &o.listen);
         set(&mut self.api.body_limit, &o.body_limit);
+        set(&mut self.api.max_batch_contributions, &o.max_batch_contributions);
         set(&mut self.storage.data_dir, &o.data_dir);
         if o.chain_id.is_some() {
             self.domain.chain_id = o.chain_id;
@@ -508,6 +525,17 @@ impl Config {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if self.api.body_limit < 1024 {
             return invalid("api.body_limit must be at least 1024 bytes");
+        }
+        if !(1..=MAX_BATCH_CONTRIBUTIONS).contains(&self.api.max_batch_contributions) {
+            return invalid(&format!(
+                "api.max_batch_contributions must be between 1 and {MAX_BATCH_CONTRIBUTIONS}"
+            ));
+        }
+        if self.api.max_batch_contributions > self.batcher.queue_capacity {
+            return invalid(
+                "api.max_batch_contributions must be at most batcher.queue_capacity (a batch \
+                 enters the writer's queue whole)",
+            );
         }
         if self.batcher.max_batch_size == 0 {
             return invalid("batcher.max_batch_size must be at least 1");
@@ -736,6 +764,22 @@ mod tests {
         assert!(matches!(Config::load(None, [], &zero), Err(ConfigError::Invalid(_))));
         let deep = ConfigOverrides { tree_depth: Some(40), ..Default::default() };
         assert!(matches!(Config::load(None, [], &deep), Err(ConfigError::Invalid(_))));
+        for bad in ["0", "4097"] {
+            let vars = env(&[("MERIT_MAX_BATCH_CONTRIBUTIONS", bad)]);
+            let err = Config::load(None, vars, &Default::default()).unwrap_err();
+            assert!(err.to_string().contains("api.max_batch_contributions"), "{bad}: {err}");
+        }
+        let file_limit = dir.path().join("batch.toml");
+        std::fs::write(&file_limit, "[api]\nmax_batch_contributions = 32\n").unwrap();
+        let from_file = Config::load(Some(&file_limit), [], &Default::default()).unwrap();
+        assert_eq!(from_file.api.max_batch_contributions, 32);
+        let from_env = Config::load(
+            Some(&file_limit),
+            env(&[("MERIT_MAX_BATCH_CONTRIBUTIONS", "64")]),
+            &Default::default(),
+        )
+        .unwrap();
+        assert_eq!(from_env.api.max_batch_contributions, 64);
         let missing = dir.path().join("nope.toml");
         assert!(matches!(
             Config::load(Some(&missing), [], &Default::default()),

@@ -1,7 +1,7 @@
 //! The sequencer core: durable acceptance of contributions (group commit) and batch sealing.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, OnceLock, RwLock,
@@ -56,6 +56,8 @@ pub struct Settings {
     pub queue_capacity: usize,
     /// Largest request body, bytes.
     pub body_limit: usize,
+    /// Most contributions in one batch submission.
+    pub max_batch_contributions: usize,
 }
 
 impl Default for Settings {
@@ -74,6 +76,7 @@ impl From<&Config> for Settings {
             group_commit_window: config.batcher.group_commit_window(),
             queue_capacity: config.batcher.queue_capacity,
             body_limit: config.api.body_limit,
+            max_batch_contributions: config.api.max_batch_contributions,
         }
     }
 }
@@ -279,6 +282,18 @@ struct Submission {
     id: B256,
     signed: SignedContribution,
     reply: oneshot::Sender<Result<Receipt, SubmitError>>,
+}
+
+/// A contribution whose width and signature were checked, with its id.
+struct Checked {
+    id: B256,
+    signed: SignedContribution,
+}
+
+impl Checked {
+    fn into_submission(self, reply: oneshot::Sender<Result<Receipt, SubmitError>>) -> Submission {
+        Submission { id: self.id, signed: self.signed, reply }
+    }
 }
 
 /// The sequencer: shared by the API handlers, the writer and the batcher.
@@ -512,6 +527,80 @@ impl Sequencer {
     /// below it is `NonceReplayed` if it is the last accepted one or this very contribution is
     /// stored, `NonceTooLow` otherwise). Nothing is stored unless every check passes.
     pub async fn submit(&self, signed: SignedContribution) -> Result<Receipt, SubmitError> {
+        let checked = self.check(signed)?;
+        let (reply, answer) = oneshot::channel();
+        self.submissions.try_send(checked.into_submission(reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => SubmitError::ShuttingDown,
+        })?;
+        answer.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// Validates and acknowledges many signed contributions at once (a relay's submission):
+    /// each is checked as [`Sequencer::submit`] checks one, in order, and gets its own answer
+    /// (in the same order). The valid ones enter the writer's queue together, in the order
+    /// given, or, if the queue has no room for all of them, none does (all `Overloaded`): so a
+    /// contributor's later nonce never gets in ahead of an earlier one of the same request.
+    /// Every acknowledged one is durable when this returns.
+    ///
+    /// The signature checks (~70 µs each on this project's 2-core benchmark machine) run on
+    /// the blocking thread pool, so a large request does not stall the async workers.
+    pub async fn submit_many(
+        self: &Arc<Self>,
+        contributions: Vec<SignedContribution>,
+    ) -> Vec<Result<Receipt, SubmitError>> {
+        let count = contributions.len();
+        let this = Arc::clone(self);
+        let checked = tokio::task::spawn_blocking(move || {
+            contributions.into_iter().map(|signed| this.check(signed)).collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(checked) = checked else {
+            return (0..count).map(|_| Err(SubmitError::ShuttingDown)).collect();
+        };
+        let valid = checked.iter().filter(|c| c.is_ok()).count();
+        let permits = match valid {
+            0 => None,
+            n => match self.submissions.try_reserve_many(n) {
+                Ok(permits) => Some(permits),
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    return checked
+                        .into_iter()
+                        .map(|c| c.and(Err(SubmitError::Overloaded)))
+                        .collect();
+                }
+                Err(mpsc::error::TrySendError::Closed(())) => {
+                    return checked
+                        .into_iter()
+                        .map(|c| c.and(Err(SubmitError::ShuttingDown)))
+                        .collect();
+                }
+            },
+        };
+        let mut permits = permits.into_iter().flatten();
+        let answers: Vec<Result<oneshot::Receiver<_>, SubmitError>> = checked
+            .into_iter()
+            .map(|checked| {
+                let checked = checked?;
+                let permit = permits.next().expect("one permit per valid contribution");
+                let (reply, answer) = oneshot::channel();
+                permit.send(checked.into_submission(reply));
+                Ok(answer)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(count);
+        for answer in answers {
+            out.push(match answer {
+                Ok(answer) => answer.await.unwrap_or(Err(SubmitError::ShuttingDown)),
+                Err(error) => Err(error),
+            });
+        }
+        out
+    }
+
+    /// The checks that need no store: feature width, then the signature (which also gives
+    /// the id). The nonce is the writer's to check.
+    fn check(&self, signed: SignedContribution) -> Result<Checked, SubmitError> {
         let contribution = &signed.contribution;
         self.protocol
             .model
@@ -527,12 +616,7 @@ impl Sequencer {
         // A stored contribution has a nonce at or below its account's last accepted one, so
         // the writer's nonce check refuses every replay; it looks the id up only then, to
         // tell a replay from a stale nonce. The hot path does no store read.
-        let (reply, answer) = oneshot::channel();
-        self.submissions.try_send(Submission { id, signed, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => SubmitError::ShuttingDown,
-        })?;
-        answer.await.map_err(|_| SubmitError::ShuttingDown)?
+        Ok(Checked { id, signed })
     }
 
     /// Seals a batch if the size or age limit is reached (see [`Sequencer::seal_now`]).
@@ -608,8 +692,7 @@ impl Sequencer {
         let (max_accounts, max_new_accounts) =
             (self.settings.max_batch_accounts, self.settings.max_batch_new_accounts);
         if max_accounts.is_some() || max_new_accounts.is_some() {
-            let (mut contributors, mut new) =
-                (std::collections::HashSet::new(), std::collections::HashSet::new());
+            let (mut contributors, mut new) = (HashSet::new(), HashSet::new());
             for (i, (_, _, record)) in records[..take].iter().enumerate() {
                 let contributor = record.signed.contribution.contributor;
                 contributors.insert(contributor);
@@ -984,6 +1067,8 @@ impl Writer {
         let sequencer = self.sequencer.clone();
         let received_at_ms = unix_ms(SystemTime::now());
         let mut accepted_nonces: HashMap<Address, u64> = HashMap::new();
+        // Ids accepted in this group: not in the store yet, but a second copy is a replay.
+        let mut accepted_ids: HashSet<B256> = HashSet::new();
         let mut set = WriteSet::new();
         let mut accepted = Vec::with_capacity(group.len());
         let first_seq = self.next_seq;
@@ -998,6 +1083,7 @@ impl Writer {
                 .unwrap_or(0);
             if nonce <= last {
                 let replayed = (nonce == last && last > 0)
+                    || accepted_ids.contains(&submission.id)
                     || match sequencer.store.contains::<Contributions>(&submission.id) {
                         Ok(stored) => stored,
                         Err(error) => {
@@ -1030,6 +1116,7 @@ impl Writer {
             set.extend(one);
             next_seq += 1;
             accepted_nonces.insert(contributor, nonce);
+            accepted_ids.insert(submission.id);
             let receipt = Receipt { id: submission.id, contributor, nonce, seq, received_at_ms };
             accepted.push((submission.reply, receipt));
         }

@@ -112,11 +112,13 @@ impl From<JobError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and body this error is answered with; an internal error is logged here and
+    /// answered without details.
+    pub fn into_parts(self) -> (StatusCode, ErrorBody) {
         match self {
             ApiError::Client { status, code, message } => {
-                (status, Json(ErrorBody { code: code.to_owned(), message })).into_response()
+                (status, ErrorBody { code: code.to_owned(), message })
             }
             ApiError::Internal(error) => {
                 error!(target: "merit::sequencer", error = %error, source = ?error.source(), "request failed");
@@ -124,8 +126,15 @@ impl IntoResponse for ApiError {
                     code: "internal".to_owned(),
                     message: "internal error; the details are in the node's log".to_owned(),
                 };
-                (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, body)
             }
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.into_parts();
+        (status, Json(body)).into_response()
     }
 }

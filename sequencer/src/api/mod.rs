@@ -3,6 +3,7 @@
 //! | route | what |
 //! | --- | --- |
 //! | `POST /v1/contributions` | submit a `SignedContribution`; `202` + [`Receipt`] once durable |
+//! | `POST /v1/contributions/batch` | submit many ([`BatchSubmission`], e.g. from a relay); `200` + one result per contribution ([`BatchResults`]) once the accepted ones are durable |
 //! | `GET /v1/contributions/{id}` | a contribution, its status and batch |
 //! | `GET /v1/batches/{id}` | a sealed batch with signatures and its `BatchOutput` |
 //! | `GET /v1/batches/{id}/proof` | the accepted proof of a batch, who made it and when |
@@ -66,9 +67,14 @@ pub type AppState = Arc<Sequencer>;
 
 /// Every route: path, method and handler. [`app`] is built from this list, and the OpenAPI
 /// document is tested against it.
-fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+fn routes(batch_body_limit: usize) -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![
         ("/v1/contributions", "post", post(submit)),
+        (
+            "/v1/contributions/batch",
+            "post",
+            post(submit_batch).layer(DefaultBodyLimit::max(batch_body_limit)),
+        ),
         ("/v1/contributions/{id}", "get", get(contribution)),
         ("/v1/batches/{id}", "get", get(batch)),
         ("/v1/batches/{id}/proof", "get", get(batch_proof)),
@@ -91,13 +97,15 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
 
 /// `(path, method)` of every route, e.g. `("/v1/batches/{id}", "get")`.
 pub fn route_list() -> Vec<(&'static str, &'static str)> {
-    routes().into_iter().map(|(path, method, _)| (path, method)).collect()
+    routes(0).into_iter().map(|(path, method, _)| (path, method)).collect()
 }
 
 /// The API router over a running sequencer.
 pub fn app(sequencer: AppState) -> Router {
-    let body_limit = sequencer.settings().body_limit;
-    routes()
+    let settings = sequencer.settings();
+    let body_limit = settings.body_limit;
+    let batch_body_limit = body_limit.saturating_mul(settings.max_batch_contributions);
+    routes(batch_body_limit)
         .into_iter()
         .fold(Router::new(), |router, (path, _, handler)| router.route(path, handler))
         .fallback(route_not_found)
@@ -229,6 +237,99 @@ async fn submit(
     metrics.ack_latency.observe(started.elapsed().as_secs_f64());
     let location = format!("/v1/contributions/{}", receipt.id);
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(receipt)))
+}
+
+/// The body of `POST /v1/contributions/batch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSubmission {
+    /// Signed contributions, from any contributors; one contributor's in nonce order.
+    pub contributions: Vec<SignedContribution>,
+}
+
+/// The answer to `POST /v1/contributions/batch`: one result per submitted contribution, in
+/// the order submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchResults {
+    /// How many were acknowledged (durably stored).
+    pub accepted: usize,
+    /// Per contribution: `status` 202 with a receipt, or the status and error body that
+    /// `POST /v1/contributions` would have answered for it alone.
+    pub results: Vec<BatchResult>,
+}
+
+/// What became of one contribution of a batch submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchResult {
+    /// 202, or the error's HTTP status.
+    pub status: u16,
+    /// The receipt (status 202).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    /// Why it was refused (any other status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// Many contributions in one request. A body that is not a [`BatchSubmission`] is refused
+/// whole (as `POST /v1/contributions` refuses one), as are an empty list
+/// (`422 empty_batch`) and one of more than `api.max_batch_contributions`
+/// (`413 too_many_contributions`); nothing is stored then. Otherwise each contribution is
+/// checked on its own (a bad one does not stop the others) and the answer is `200` with one
+/// result per contribution.
+async fn submit_batch(
+    State(sequencer): State<AppState>,
+    body: Result<ApiJson<BatchSubmission>, ApiError>,
+) -> ApiResult<Json<BatchResults>> {
+    let started = Instant::now();
+    let metrics = sequencer.metrics();
+    let ApiJson(BatchSubmission { contributions }) =
+        body.inspect_err(|e| metrics.submission(e.code()))?;
+    let limit = sequencer.settings().max_batch_contributions;
+    if contributions.is_empty() {
+        return Err(ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_batch",
+            "the batch has no contributions",
+        ));
+    }
+    if contributions.len() > limit {
+        return Err(ApiError::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_contributions",
+            format!(
+                "the batch has {} contributions; this node takes at most {limit} per request \
+                 (api.max_batch_contributions)",
+                contributions.len()
+            ),
+        ));
+    }
+    let outcomes = sequencer.submit_many(contributions).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut accepted = 0;
+    let results = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(receipt) => {
+                accepted += 1;
+                metrics.submission("accepted");
+                metrics.ack_latency.observe(elapsed);
+                BatchResult {
+                    status: StatusCode::ACCEPTED.as_u16(),
+                    receipt: Some(receipt),
+                    error: None,
+                }
+            }
+            Err(error) => {
+                metrics.submission(error.code());
+                let (status, body) = ApiError::from(error).into_parts();
+                BatchResult { status: status.as_u16(), receipt: None, error: Some(body) }
+            }
+        })
+        .collect();
+    Ok(Json(BatchResults { accepted, results }))
 }
 
 fn path_param<T: FromStr>(

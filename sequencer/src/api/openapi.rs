@@ -81,6 +81,17 @@ pub fn openapi() -> Value {
                     ("503", "overloaded, shutting_down"),
                 ])
             }},
+            "/v1/contributions/batch": { "post": {
+                "summary": "Submit many signed contributions (e.g. a relay's); each is checked on its own, and the answer comes once the accepted ones are durably stored",
+                "requestBody": { "required": true, "content": { "application/json": {
+                    "schema": schema("BatchSubmission") } } },
+                "responses": ok("200", "One result per contribution, in order", schema("BatchResults"), &[
+                    ("400", "malformed_json, unreadable_body"),
+                    ("413", "body_too_large (api.body_limit × api.max_batch_contributions), too_many_contributions"),
+                    ("415", "unsupported_media_type"),
+                    ("422", "missing_field, unknown_field, invalid_type, invalid_length, invalid_value, empty_batch"),
+                ])
+            }},
             "/v1/contributions/{id}": { "get": {
                 "summary": "A contribution, its status and batch",
                 "parameters": [path_param("id", "Contribution id (EIP-712 signing hash)", hex32)],
@@ -154,6 +165,20 @@ pub fn openapi() -> Value {
                 "properties": { "id": bytes32, "contributor": addr,
                     "nonce": { "type": "integer" }, "seq": { "type": "integer" },
                     "received_at_ms": { "type": "integer" } } },
+            "BatchSubmission": { "type": "object", "additionalProperties": false,
+                "required": ["contributions"],
+                "properties": { "contributions": { "type": "array", "minItems": 1,
+                    "description": "at most api.max_batch_contributions; one contributor's in nonce order",
+                    "items": schema("SignedContribution") } } },
+            "BatchResults": { "type": "object", "additionalProperties": false,
+                "required": ["accepted", "results"],
+                "properties": { "accepted": { "type": "integer" },
+                    "results": { "type": "array", "items": schema("BatchResult") } } },
+            "BatchResult": { "type": "object", "additionalProperties": false,
+                "description": "status 202 with a receipt, or the status and error body POST /v1/contributions would answer for this contribution alone (409, 422, 500, 503)",
+                "required": ["status"],
+                "properties": { "status": { "type": "integer" }, "receipt": schema("Receipt"),
+                    "error": schema("ErrorBody") } },
             "ContributionView": { "type": "object",
                 "required": ["id", "seq", "received_at_ms", "status", "batch_id", "contribution"],
                 "properties": { "id": bytes32, "seq": { "type": "integer" },

@@ -79,6 +79,15 @@ pub enum StoreError {
         #[source]
         source: rocksdb::Error,
     },
+    /// Flushing a table's memtable to disk failed.
+    #[error("flushing table {table} failed: {source}")]
+    Flush {
+        /// The table.
+        table: &'static str,
+        /// The backend's error.
+        #[source]
+        source: rocksdb::Error,
+    },
     /// The in-memory store was told to fail writes (tests).
     #[error("writes are disabled on this in-memory store")]
     WritesDisabled,

@@ -5,6 +5,7 @@
 
 mod api;
 mod bad_input;
+mod batch_submit;
 mod batcher;
 mod crash;
 mod jobs;

@@ -7,8 +7,8 @@ use alloy_primitives::{Address, B256};
 use axum::http::StatusCode;
 use merit_sequencer::{
     store::{
-        ChainHeadRecord, Contributions, MetaKey, MetaValue, Metadata, Nonces, Pending, StoreError,
-        StoreExt, Table, WriteSet,
+        ChainHeadRecord, Contributions, MetaKey, MetaValue, Metadata, Nonces, Outcome, Outcomes,
+        Pending, StoreError, StoreExt, Table, WriteSet,
     },
     BatcherMode, Node, NodeError, Protocol, RocksStore, Store,
 };
@@ -47,6 +47,66 @@ fn write_reopen_read_back() {
             state_root: B256::repeat_byte(9)
         }))
     );
+}
+
+/// The tables with hash-bucketed memtables still scan in key order (from the memtable, from
+/// the log replayed at reopen, and from table files after a flush), and the nonce table's
+/// in-place updates keep exactly the last value of each key.
+#[test]
+fn tuned_tables_keep_key_order_and_the_last_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let ids: Vec<B256> =
+        (0u64..300).map(|i| alloy_primitives::keccak256(i.to_be_bytes())).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let from = sorted[100];
+    let check = |store: &RocksStore, stage: &str| {
+        let all = store.all::<Outcomes>().unwrap();
+        assert_eq!(all.iter().map(|(k, _)| *k).collect::<Vec<_>>(), sorted, "{stage}: order");
+        let tail = store.scan::<Outcomes>(Some(&from), 50).unwrap();
+        assert_eq!(tail.iter().map(|(k, _)| *k).collect::<Vec<_>>(), sorted[100..150], "{stage}");
+        let i = ids.iter().position(|id| *id == sorted[7]).unwrap() as u64;
+        assert_eq!(
+            store.get::<Outcomes>(&sorted[7]).unwrap(),
+            Some(Outcome::Batched { batch_id: i }),
+            "{stage}: point lookup"
+        );
+        let nonces = store.all::<Nonces>().unwrap();
+        assert_eq!(
+            nonces,
+            vec![(Address::with_last_byte(1), 5), (Address::with_last_byte(2), 1_000)],
+            "{stage}: one entry per contributor, the last value"
+        );
+    };
+    {
+        let store = RocksStore::open(&path).unwrap();
+        let mut set = WriteSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            set.put::<Outcomes>(id, &Outcome::Batched { batch_id: i as u64 }).unwrap();
+        }
+        store.write(set).unwrap();
+        // Longer, shorter and equal encodings, in separate writes and twice in one write.
+        let (one, two) = (Address::with_last_byte(1), Address::with_last_byte(2));
+        for (address, nonce) in [(one, 9), (one, 10), (two, 999), (one, 123_456), (one, 7)] {
+            let mut set = WriteSet::new();
+            set.put::<Nonces>(&address, &nonce).unwrap();
+            store.write(set).unwrap();
+        }
+        let mut set = WriteSet::new();
+        set.put::<Nonces>(&one, &6).unwrap();
+        set.put::<Nonces>(&one, &5).unwrap();
+        set.put::<Nonces>(&two, &1_000).unwrap();
+        store.write(set).unwrap();
+        assert_eq!(store.get::<Nonces>(&one).unwrap(), Some(5));
+        check(&store, "memtable");
+    }
+    let store = RocksStore::open(&path).unwrap();
+    check(&store, "replayed log");
+    store.flush().unwrap();
+    drop(store);
+    let store = RocksStore::open(&path).unwrap();
+    check(&store, "table files");
 }
 
 #[tokio::test]
