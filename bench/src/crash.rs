@@ -142,6 +142,7 @@ pub async fn run_crash(options: &CrashOptions) -> eyre::Result<CrashReport> {
         drain: Duration::from_secs(5),
         request_timeout: options.request_timeout,
         record_acked: true,
+        per_request: 1,
     };
     let stream = {
         let (workload, stop) = (workload.clone(), stop.clone());

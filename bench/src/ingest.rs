@@ -87,6 +87,8 @@ pub struct IngestOptions {
     pub warmup: Duration,
     /// Concurrent connections.
     pub connections: usize,
+    /// Contributions per request (1: `POST /v1/contributions`; more: the batch route).
+    pub per_request: usize,
     /// Worker threads of the client's runtime (reported only; the caller builds the runtime).
     pub client_threads: usize,
     /// Signing threads.
@@ -159,6 +161,10 @@ pub struct IngestSetup {
     pub keys: usize,
     /// Connections.
     pub connections: usize,
+    /// Contributions per request (1: `POST /v1/contributions`; more: `POST
+    /// /v1/contributions/batch`, latency counted from the request's due time).
+    #[serde(default = "one")]
+    pub per_request: usize,
     /// Target rate.
     pub rate: f64,
     /// Measured seconds.
@@ -175,6 +181,10 @@ pub struct IngestSetup {
     pub max_batch_size: usize,
     /// The node's batch age limit.
     pub max_batch_age_ms: u64,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Pre-signing.
@@ -328,6 +338,7 @@ pub async fn run_ingest(options: &IngestOptions) -> eyre::Result<IngestReport> {
         drain: options.drain,
         request_timeout: options.request_timeout,
         record_acked: false,
+        per_request: options.per_request,
     };
     let result = drive(workload.clone(), &drive_spec, Arc::new(AtomicBool::new(false))).await?;
     let wall = wall.elapsed();
@@ -363,6 +374,7 @@ pub async fn run_ingest(options: &IngestOptions) -> eyre::Result<IngestReport> {
             },
             keys: options.keys,
             connections: options.connections.min(options.keys),
+            per_request: options.per_request,
             rate: options.rate,
             duration_s: options.duration.as_secs_f64(),
             warmup_s: options.warmup.as_secs_f64(),
@@ -435,8 +447,17 @@ impl IngestReport {
         );
         let _ = writeln!(
             out,
-            "  load        {} keys over {} connections, {:.0} s at {:.0}/s after {:.0} s warm-up",
-            s.keys, s.connections, s.duration_s, s.rate, s.warmup_s
+            "  load        {} keys over {} connections, {:.0} s at {:.0}/s after {:.0} s warm-up, {}",
+            s.keys,
+            s.connections,
+            s.duration_s,
+            s.rate,
+            s.warmup_s,
+            if s.per_request > 1 {
+                format!("{} per request (POST /v1/contributions/batch)", s.per_request)
+            } else {
+                "one per request".to_owned()
+            }
         );
         let _ = writeln!(
             out,

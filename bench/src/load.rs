@@ -8,6 +8,11 @@
 //! over the connections. Latency is measured from the *scheduled* time to the end of the
 //! response, so a server (or a connection) that falls behind is charged for the queueing it
 //! causes (no coordinated omission); the time from the actual send is reported beside it.
+//!
+//! With [`DriveSpec::per_request`] > 1 the generator plays a relay: each connection sends its
+//! submissions `per_request` at a time to `POST /v1/contributions/batch`, each request due when
+//! its last submission is (so the time a relay spends collecting a batch is not counted:
+//! latency runs from the request's due time).
 
 use std::{
     collections::BTreeMap,
@@ -131,6 +136,14 @@ pub struct Submission {
     pub request: Vec<u8>,
 }
 
+impl Submission {
+    /// The request's JSON body (the signed contribution).
+    pub fn body(&self) -> &[u8] {
+        let head = self.request.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |at| at + 4);
+        &self.request[head..]
+    }
+}
+
 /// Pre-signed submissions in schedule order.
 #[derive(Debug)]
 pub struct Workload {
@@ -232,6 +245,61 @@ pub struct DriveSpec {
     pub request_timeout: Duration,
     /// Keep which submissions were acknowledged ([`DriveResult::acked`]).
     pub record_acked: bool,
+    /// Submissions per request: 1 = `POST /v1/contributions`, more = `POST
+    /// /v1/contributions/batch` with up to this many.
+    pub per_request: usize,
+}
+
+/// The batch route.
+pub const BATCH_PATH: &str = "/v1/contributions/batch";
+
+/// One request of a lane: the submissions it carries (in order) and, for a batch request,
+/// its bytes (a single submission's request is [`Submission::request`]).
+#[derive(Debug)]
+pub struct LaneRequest {
+    /// Submission indices.
+    pub items: Vec<usize>,
+    /// The rendered batch request.
+    pub batch: Option<Vec<u8>>,
+}
+
+impl LaneRequest {
+    /// The whole HTTP request.
+    pub fn bytes<'a>(&'a self, workload: &'a Workload) -> &'a [u8] {
+        match &self.batch {
+            Some(bytes) => bytes,
+            None => &workload.submissions[self.items[0]].request,
+        }
+    }
+}
+
+/// The requests of `lane`: one per submission, or `per_request` submissions per batch request
+/// (rendered for `host`).
+pub fn lane_requests(
+    workload: &Workload,
+    lane: &[usize],
+    per_request: usize,
+    host: &str,
+) -> Vec<LaneRequest> {
+    if per_request <= 1 {
+        return lane.iter().map(|&index| LaneRequest { items: vec![index], batch: None }).collect();
+    }
+    lane.chunks(per_request)
+        .map(|chunk| {
+            let mut body = b"{\"contributions\":[".to_vec();
+            for (n, &index) in chunk.iter().enumerate() {
+                if n > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(workload.submissions[index].body());
+            }
+            body.extend_from_slice(b"]}");
+            LaneRequest {
+                items: chunk.to_vec(),
+                batch: Some(render_request("POST", host, BATCH_PATH, Some(&body))),
+            }
+        })
+        .collect()
 }
 
 /// A latency summary in milliseconds.
@@ -395,14 +463,20 @@ pub async fn drive(
     let warmup = spec.warmup.min(count);
     let interval = 1.0 / spec.rate;
     let due = move |index: usize| Duration::from_secs_f64(index as f64 * interval);
+    // Batch requests are rendered before the schedule starts.
+    let host = spec.addr.to_string();
+    let lanes: Vec<Vec<LaneRequest>> = lanes(count, workload.keys.len(), spec.connections)
+        .iter()
+        .map(|lane| lane_requests(&workload, lane, spec.per_request, &host))
+        .collect();
     // Give every lane a moment to connect before the schedule starts.
     let t0 = Instant::now() + Duration::from_millis(200);
     let deadline = t0 + due(count) + spec.drain;
     let mut tasks = Vec::new();
-    for lane in lanes(count, workload.keys.len(), spec.connections) {
+    for requests in lanes {
         let (workload, stop, spec) = (workload.clone(), stop.clone(), spec.clone());
         tasks.push(tokio::spawn(async move {
-            drive_lane(&workload, &spec, &lane, t0, deadline, warmup, due, &stop).await
+            drive_lane(&workload, &spec, &requests, t0, deadline, warmup, due, &stop).await
         }));
     }
     let mut total = Lane::new();
@@ -435,7 +509,7 @@ pub async fn drive(
 async fn drive_lane(
     workload: &Workload,
     spec: &DriveSpec,
-    lane: &[usize],
+    requests: &[LaneRequest],
     t0: Instant,
     deadline: Instant,
     warmup: usize,
@@ -445,70 +519,58 @@ async fn drive_lane(
     let mut tally = Lane::new();
     let mut connection: Option<Connection> =
         Connection::connect(spec.addr, spec.request_timeout).await.ok();
-    for (position, &index) in lane.iter().enumerate() {
-        let scheduled = t0 + due(index);
+    for (position, request) in requests.iter().enumerate() {
+        let last = *request.items.last().expect("a request carries a submission");
+        let scheduled = t0 + due(last);
+        let left = || requests[position..].iter().map(|r| r.items.len()).sum::<usize>();
         if stop.load(Ordering::Relaxed) || scheduled > deadline {
-            tally.unsent += lane.len() - position;
+            tally.unsent += left();
             break;
         }
         tokio::time::sleep_until(scheduled.into()).await;
         if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
-            tally.unsent += lane.len() - position;
+            tally.unsent += left();
             break;
         }
-        let submission = &workload.submissions[index];
         let sent_at = Instant::now();
         if connection.is_none() {
             match Connection::connect(spec.addr, spec.request_timeout).await {
                 Ok(fresh) => connection = Some(fresh),
                 Err(_) => {
-                    count(&mut tally.errors, "connect");
+                    count_n(&mut tally.errors, "connect", request.items.len());
                     continue;
                 }
             }
         }
         let Some(open) = connection.as_mut() else { continue };
-        tally.sent += 1;
+        tally.sent += request.items.len();
         let outcome =
-            tokio::time::timeout(spec.request_timeout, open.send(&submission.request)).await;
+            tokio::time::timeout(spec.request_timeout, open.send(request.bytes(workload))).await;
         let done = Instant::now();
         match outcome {
-            Ok(Ok(response)) if response.status == 202 => {
-                if receipt_id(&response.body) != Some(submission.id) {
-                    count(&mut tally.errors, "receipt_mismatch");
-                } else {
-                    tally.acked_total += 1;
-                    if spec.record_acked {
-                        tally.acked_indices.push(index);
-                    }
-                    let second = done.saturating_duration_since(t0).as_secs() as usize;
-                    if tally.acks_per_second.len() <= second {
-                        tally.acks_per_second.resize(second + 1, 0);
-                    }
-                    tally.acks_per_second[second] += 1;
-                    if index >= warmup {
-                        tally.acked += 1;
-                        tally.last_ack = Some(done);
-                        let micros = |d: Duration| (d.as_micros() as u64).max(1);
-                        let _ = tally.latency.record(micros(done - scheduled));
-                        let _ = tally.service.record(micros(done - sent_at));
-                        let _ = tally
-                            .send_lag
-                            .record(micros(sent_at.saturating_duration_since(scheduled)));
+            Ok(Ok(response)) => {
+                let answers = answers(&response, request.items.len());
+                for (&index, answer) in request.items.iter().zip(answers) {
+                    match answer {
+                        Answer::Receipt(id) if id == workload.submissions[index].id => {
+                            tally.ack(
+                                index,
+                                warmup,
+                                spec.record_acked,
+                                (t0, scheduled, sent_at, done),
+                            );
+                        }
+                        Answer::Receipt(_) => count(&mut tally.errors, "receipt_mismatch"),
+                        Answer::Error(code) => count(&mut tally.errors, &code),
                     }
                 }
             }
-            Ok(Ok(response)) => {
-                let code =
-                    response.error_code().unwrap_or_else(|| format!("http_{}", response.status));
-                count(&mut tally.errors, &code);
-            }
             Ok(Err(_)) => {
-                count(&mut tally.errors, "io");
+                count_n(&mut tally.errors, "io", request.items.len());
                 connection = None;
             }
             Err(_) => {
-                count(&mut tally.errors, "timeout");
+                count_n(&mut tally.errors, "timeout", request.items.len());
                 connection = None;
             }
         }
@@ -517,6 +579,100 @@ async fn drive_lane(
         }
     }
     tally
+}
+
+impl Lane {
+    /// Counts an acknowledgement of submission `index`; `times` are the schedule's start, the
+    /// request's due time, its send and its answer.
+    fn ack(
+        &mut self,
+        index: usize,
+        warmup: usize,
+        record: bool,
+        (t0, scheduled, sent_at, done): (Instant, Instant, Instant, Instant),
+    ) {
+        self.acked_total += 1;
+        if record {
+            self.acked_indices.push(index);
+        }
+        let second = done.saturating_duration_since(t0).as_secs() as usize;
+        if self.acks_per_second.len() <= second {
+            self.acks_per_second.resize(second + 1, 0);
+        }
+        self.acks_per_second[second] += 1;
+        if index >= warmup {
+            self.acked += 1;
+            self.last_ack = Some(done);
+            let micros = |d: Duration| (d.as_micros() as u64).max(1);
+            let _ = self.latency.record(micros(done - scheduled));
+            let _ = self.service.record(micros(done - sent_at));
+            let _ = self.send_lag.record(micros(sent_at.saturating_duration_since(scheduled)));
+        }
+    }
+}
+
+/// What the node answered for one submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    /// Acknowledged, with this id.
+    Receipt(B256),
+    /// Refused: the error code (`http_<status>` without one).
+    Error(String),
+}
+
+/// One answer per submission of a request of `items` submissions: a `202` receipt (single), a
+/// `200` with per-contribution results (batch), or one error for all of them.
+fn answers(response: &http::Response, items: usize) -> Vec<Answer> {
+    let whole = |response: &http::Response| {
+        response.error_code().unwrap_or_else(|| format!("http_{}", response.status))
+    };
+    match response.status {
+        202 if items == 1 => vec![receipt_id(&response.body)
+            .map_or_else(|| Answer::Error("receipt_unreadable".to_owned()), Answer::Receipt)],
+        200 if items > 1 => match batch_answers(&response.body) {
+            Some(answers) if answers.len() == items => answers,
+            _ => vec![Answer::Error("batch_results_unreadable".to_owned()); items],
+        },
+        _ => vec![Answer::Error(whole(response)); items],
+    }
+}
+
+/// The per-contribution answers of a `POST /v1/contributions/batch` body.
+fn batch_answers(body: &[u8]) -> Option<Vec<Answer>> {
+    #[derive(Deserialize)]
+    struct Results {
+        results: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        status: u16,
+        receipt: Option<Receipt>,
+        error: Option<Error>,
+    }
+    #[derive(Deserialize)]
+    struct Receipt {
+        id: B256,
+    }
+    #[derive(Deserialize)]
+    struct Error {
+        code: String,
+    }
+    let results: Results = serde_json::from_slice(body).ok()?;
+    Some(
+        results
+            .results
+            .into_iter()
+            .map(|item| match (item.status, item.receipt, item.error) {
+                (202, Some(receipt), _) => Answer::Receipt(receipt.id),
+                (_, _, Some(error)) => Answer::Error(error.code),
+                (status, _, None) => Answer::Error(format!("http_{status}")),
+            })
+            .collect(),
+    )
+}
+
+fn count_n(errors: &mut BTreeMap<String, u64>, code: &str, n: usize) {
+    *errors.entry(code.to_owned()).or_default() += n as u64;
 }
 
 fn count(errors: &mut BTreeMap<String, u64>, code: &str) {
@@ -567,6 +723,8 @@ pub(crate) fn lossy(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use serde_json::Value;
 
     use super::*;
 
@@ -627,6 +785,61 @@ mod tests {
         for (a, b) in workload.submissions.iter().zip(&again.submissions) {
             assert_eq!(a.request, b.request);
         }
+    }
+
+    #[test]
+    fn a_relay_lane_sends_its_submissions_in_batches_in_order() {
+        let target = Target { domain: samples::dev_domain(), feature_dim: 16 };
+        let spec = WorkloadSpec { keys: 3, seed: 1, submissions: 14, last_nonces: vec![] };
+        let workload = build_workload(&spec, &target, "h:1", 1).unwrap();
+        let lane: Vec<usize> = (0..14).filter(|i| i % 3 != 1).collect();
+        let requests = lane_requests(&workload, &lane, 4, "h:1");
+        let items: Vec<Vec<usize>> = requests.iter().map(|r| r.items.clone()).collect();
+        assert_eq!(items, [vec![0, 2, 3, 5], vec![6, 8, 9, 11], vec![12]]);
+        for request in &requests {
+            let text = std::str::from_utf8(request.bytes(&workload)).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("POST /v1/contributions/batch HTTP/1.1\r\n"), "{head}");
+            assert!(head.contains(&format!("Content-Length: {}", body.len())));
+            let batch: Value = serde_json::from_str(body).unwrap();
+            let got: Vec<merit_core::SignedContribution> =
+                serde_json::from_value(batch["contributions"].clone()).unwrap();
+            let ids: Vec<B256> =
+                got.iter().map(|s| s.contribution.signing_hash(&target.domain)).collect();
+            let want: Vec<B256> =
+                request.items.iter().map(|&i| workload.submissions[i].id).collect();
+            assert_eq!(ids, want);
+        }
+        // One per request: the submissions' own requests.
+        let single = lane_requests(&workload, &lane, 1, "h:1");
+        assert_eq!(single.len(), lane.len());
+        assert_eq!(single[1].bytes(&workload), workload.submissions[2].request.as_slice());
+    }
+
+    #[test]
+    fn batch_answers_are_read_per_contribution() {
+        let id = B256::repeat_byte(7);
+        let body = format!(
+            r#"{{"accepted":1,"results":[{{"status":202,"receipt":{{"id":"{id}","seq":1}}}},
+               {{"status":409,"error":{{"code":"nonce_too_low","message":"m"}}}}]}}"#
+        );
+        let ok = http::Response { status: 200, body: body.into_bytes() };
+        assert_eq!(
+            answers(&ok, 2),
+            [Answer::Receipt(id), Answer::Error("nonce_too_low".to_owned())]
+        );
+        // A count that does not match the request is not trusted.
+        assert_eq!(answers(&ok, 3), vec![Answer::Error("batch_results_unreadable".to_owned()); 3]);
+        let refused = http::Response {
+            status: 413,
+            body: br#"{"code":"too_many_contributions","message":"m"}"#.to_vec(),
+        };
+        assert_eq!(
+            answers(&refused, 2),
+            vec![Answer::Error("too_many_contributions".to_owned()); 2]
+        );
+        let bare = http::Response { status: 502, body: vec![] };
+        assert_eq!(answers(&bare, 1), [Answer::Error("http_502".to_owned())]);
     }
 
     #[test]

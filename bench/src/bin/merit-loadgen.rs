@@ -58,6 +58,11 @@ struct Cli {
     /// Concurrent connections (keys are spread over them; at most one per key).
     #[arg(long, default_value_t = 256)]
     connections: usize,
+    /// Contributions per request: 1 sends each to `POST /v1/contributions`; more plays a relay
+    /// that sends this many at a time to `POST /v1/contributions/batch` (latency from each
+    /// request's due time). Ingestion runs only.
+    #[arg(long, default_value_t = 1)]
+    per_request: usize,
     /// Worker threads of the load generator's runtime (1 = a single-threaded runtime).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -151,6 +156,7 @@ fn run(cli: Cli) -> eyre::Result<bool> {
         duration: seconds(cli.duration, "duration")?,
         warmup: seconds(cli.warmup, "warmup")?,
         connections: cli.connections,
+        per_request: cli.per_request.max(1),
         client_threads: threads,
         sign_threads,
         drain: seconds(cli.drain, "drain")?,

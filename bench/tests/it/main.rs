@@ -78,6 +78,7 @@ fn options(addr: SocketAddr, keys: usize, rate: f64, seconds: f64) -> IngestOpti
         duration: Duration::from_secs_f64(seconds),
         warmup: Duration::ZERO,
         connections: 8,
+        per_request: 1,
         client_threads: 1,
         sign_threads: 2,
         drain: Duration::from_secs(120),
@@ -105,6 +106,30 @@ async fn every_submission_of_a_short_run_is_acknowledged_in_nonce_order() {
         let last = fetch_last_nonces(node.addr, &keys).await.unwrap();
         assert_eq!(last, vec![20 * round; 20], "round {round}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_run_is_acknowledged_per_contribution_in_nonce_order() {
+    let node = InProcessNode::start().await;
+    // 20 keys × 20 nonces over 4 connections, 16 per request (the last of a lane shorter).
+    let mut relay = options(node.addr, 20, 400.0, 1.0);
+    relay.connections = 4;
+    relay.per_request = 16;
+    let report = run_ingest(&relay).await.unwrap();
+    assert_eq!(report.errors, Default::default());
+    assert_eq!(report.submissions.acked, 400);
+    assert_eq!(report.latency_ms.count, 400);
+    assert_eq!(report.setup.per_request, 16);
+    let keys: Vec<_> = (0..20).map(|k| key_signer(3, k).address()).collect();
+    assert_eq!(fetch_last_nonces(node.addr, &keys).await.unwrap(), vec![20; 20]);
+    // Refusals inside a batch are counted per contribution, by code.
+    let mut wrong_width = options(node.addr, 5, 200.0, 0.25);
+    wrong_width.per_request = 8;
+    wrong_width.connections = 2;
+    wrong_width.feature_dim = Some(3);
+    let report = run_ingest(&wrong_width).await.unwrap();
+    assert_eq!(report.submissions.acked, 0);
+    assert_eq!(report.errors.get("feature_width"), Some(&50), "{:?}", report.errors);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
