@@ -234,6 +234,7 @@ if [ "$skip_ingest" = 1 ]; then
   if [ -f "$latest/ingest.json" ]; then
     cp "$latest/ingest.json" "$out/ingest.json"
     [ -f "$latest/crash.json" ] && cp "$latest/crash.json" "$out/crash.json"
+    [ -f "$latest/ingest-relay.json" ] && cp "$latest/ingest-relay.json" "$out/ingest-relay.json"
     ingest_source="reused from bench/results/latest/ingest.json (written outside this run)"
     skipped ingest reused "$ingest_source"
   else
