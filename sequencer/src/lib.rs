@@ -8,6 +8,7 @@
 //!
 //! ```text
 //!  client ──POST /v1/contributions──▶ api (schema, size, width, EIP-712 signature)
+//!  relay ──POST /v1/contributions/batch──▶ (the same per contribution; one answer each)
 //!                                      │
 //!                                      ▼
 //!                        writer (group commit: nonce check, seq, one synced write) ──▶ 202
@@ -29,7 +30,8 @@
 //!   [`Node`] starts the pieces on a given [`Store`] (tests use [`MemoryStore`]).
 //! - [`api::app`]: the axum router; every error is an [`api::ApiError`] with a
 //!   `{ code, message }` body; `GET /v1/openapi.json` documents it.
-//! - [`Sequencer::submit`] and [`sequencer::Writer`]: validation and group commit.
+//! - [`Sequencer::submit`], [`Sequencer::submit_many`] (a relay's batch) and
+//!   [`sequencer::Writer`]: validation and group commit.
 //! - [`Sequencer::seal_now`]: batch selection and what happens to a contribution that
 //!   `apply_batch` refuses (it never blocks the queue).
 //! - [`store`]: the [`Store`] trait, typed tables (column families) and the RocksDB and
