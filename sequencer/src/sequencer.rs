@@ -291,7 +291,7 @@ enum SealPlan {
         applied: Box<BatchApplied>,
     },
     /// The queue's head, which can never be batched.
-    Reject { record: (u64, B256, ContributionRecord), error: BatchError },
+    Reject { record: Box<(u64, B256, ContributionRecord)>, error: BatchError },
 }
 
 /// One submission on its way to the writer.
@@ -790,7 +790,7 @@ impl Sequencer {
                 None => return Err(SealError::Batch(error)),
                 Some(0) => {
                     let record = records.into_iter().next().expect("the offending one is first");
-                    return Ok(SealPlan::Reject { record, error });
+                    return Ok(SealPlan::Reject { record: Box::new(record), error });
                 }
                 Some(cut) => {
                     warn!(
