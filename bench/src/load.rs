@@ -676,7 +676,7 @@ fn count_n(errors: &mut BTreeMap<String, u64>, code: &str, n: usize) {
 }
 
 fn count(errors: &mut BTreeMap<String, u64>, code: &str) {
-    *errors.entry(code.to_owned()).or_default() += 1;
+    count_n(errors, code, 1);
 }
 
 /// The `id` of a receipt body.

@@ -279,6 +279,14 @@ pub struct Head {
     pub last_batch: Option<u64>,
 }
 
+/// Why a submission could not enter the writer's queue.
+fn queue_error<T>(error: mpsc::error::TrySendError<T>) -> SubmitError {
+    match error {
+        mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
+        mpsc::error::TrySendError::Closed(_) => SubmitError::ShuttingDown,
+    }
+}
+
 /// What a seal will write.
 enum SealPlan {
     /// Nothing: the queue is empty or the batch is not due.
@@ -555,10 +563,7 @@ impl Sequencer {
     pub async fn submit(&self, signed: SignedContribution) -> Result<Receipt, SubmitError> {
         let checked = self.check(signed)?;
         let (reply, answer) = oneshot::channel();
-        self.submissions.try_send(checked.into_submission(reply)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SubmitError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => SubmitError::ShuttingDown,
-        })?;
+        self.submissions.try_send(checked.into_submission(reply)).map_err(queue_error)?;
         answer.await.map_err(|_| SubmitError::ShuttingDown)?
     }
 
@@ -595,17 +600,9 @@ impl Sequencer {
             0 => None,
             n => match self.submissions.try_reserve_many(n) {
                 Ok(permits) => Some(permits),
-                Err(mpsc::error::TrySendError::Full(())) => {
-                    return checked
-                        .into_iter()
-                        .map(|c| c.and(Err(SubmitError::Overloaded)))
-                        .collect();
-                }
-                Err(mpsc::error::TrySendError::Closed(())) => {
-                    return checked
-                        .into_iter()
-                        .map(|c| c.and(Err(SubmitError::ShuttingDown)))
-                        .collect();
+                Err(full_or_closed) => {
+                    let refused = || Err(queue_error(full_or_closed));
+                    return checked.into_iter().map(|c| c.and_then(|_| refused())).collect();
                 }
             },
         };
@@ -1131,8 +1128,6 @@ impl Writer {
         let sequencer = self.sequencer.clone();
         let received_at_ms = unix_ms(SystemTime::now());
         let mut accepted_nonces: HashMap<Address, u64> = HashMap::new();
-        // Ids accepted in this group: not in the store yet, but a second copy is a replay.
-        let mut accepted_ids: HashSet<B256> = HashSet::new();
         let mut set = WriteSet::new();
         let mut accepted = Vec::with_capacity(group.len());
         let first_seq = self.next_seq;
@@ -1147,7 +1142,8 @@ impl Writer {
                 .unwrap_or(0);
             if nonce <= last {
                 let replayed = (nonce == last && last > 0)
-                    || accepted_ids.contains(&submission.id)
+                    // Accepted earlier in this group: not in the store yet.
+                    || accepted.iter().any(|(_, r): &(_, Receipt)| r.id == submission.id)
                     || match sequencer.store.contains::<Contributions>(&submission.id) {
                         Ok(stored) => stored,
                         Err(error) => {
@@ -1180,7 +1176,6 @@ impl Writer {
             set.extend(one);
             next_seq += 1;
             accepted_nonces.insert(contributor, nonce);
-            accepted_ids.insert(submission.id);
             let receipt = Receipt { id: submission.id, contributor, nonce, seq, received_at_ms };
             accepted.push((submission.reply, receipt));
         }

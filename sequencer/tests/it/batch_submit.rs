@@ -1,8 +1,6 @@
 //! `POST /v1/contributions/batch`: each contribution checked on its own, bad bodies refused
 //! whole, and a batch that does not fit the writer's queue refused whole.
 
-use std::sync::Arc;
-
 use axum::{
     http::{Method, StatusCode},
     Router,
@@ -10,12 +8,12 @@ use axum::{
 use merit_core::{samples, SignedContribution};
 use merit_sequencer::{
     store::{Contributions, Nonces, Pending, Table},
-    MemoryStore, Protocol, Settings,
+    MemoryStore, Settings,
 };
 use serde_json::{json, Value};
 
 use crate::{
-    call, contribution, dev_node, get, id_of, manual_settings, node_on, router, signed, DEPTH,
+    call, contribution, dev_node, dev_node_with, get, id_of, manual_settings, router, signed,
 };
 
 const BATCH: &str = "/v1/contributions/batch";
@@ -104,9 +102,7 @@ async fn each_contribution_of_a_batch_gets_its_own_answer() {
 
 #[tokio::test]
 async fn a_bad_batch_body_is_refused_whole_and_stores_nothing() {
-    let store = Arc::new(MemoryStore::new());
-    let settings = Settings { max_batch_contributions: 3, ..manual_settings() };
-    let node = node_on(store.clone(), Protocol::development(DEPTH), settings);
+    let (node, store) = dev_node_with(Settings { max_batch_contributions: 3, ..manual_settings() });
     let app = router(&node);
     let good = serde_json::to_value(signed(1, 1)).unwrap();
     let mut mistyped = good.clone();
@@ -167,9 +163,7 @@ async fn a_bad_batch_body_is_refused_whole_and_stores_nothing() {
 
 #[tokio::test]
 async fn a_batch_that_does_not_fit_the_queue_is_refused_whole() {
-    let store = Arc::new(MemoryStore::new());
-    let settings = Settings { queue_capacity: 2, ..manual_settings() };
-    let node = node_on(store.clone(), Protocol::development(DEPTH), settings);
+    let (node, store) = dev_node_with(Settings { queue_capacity: 2, ..manual_settings() });
     let app = router(&node);
     // Three valid contributions cannot all enter a queue of two: none does, so a later nonce
     // never gets in ahead of an earlier one.

@@ -48,8 +48,13 @@ pub(crate) fn node_on(store: Arc<MemoryStore>, protocol: Protocol, settings: Set
 
 /// A development node on a fresh in-memory store.
 pub(crate) fn dev_node() -> (Node, Arc<MemoryStore>) {
+    dev_node_with(manual_settings())
+}
+
+/// A development node with `settings` on a fresh in-memory store.
+pub(crate) fn dev_node_with(settings: Settings) -> (Node, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
-    (node_on(store.clone(), Protocol::development(DEPTH), manual_settings()), store)
+    (node_on(store.clone(), Protocol::development(DEPTH), settings), store)
 }
 
 /// A contribution of dev key `seed` with `nonce` and features derived from both.
