@@ -34,14 +34,19 @@ echo "== cargo build --release (merit-sequencer, merit-loadgen)"
 cargo build --release --locked -p merit-sequencer -p merit-bench
 BIN="$CARGO_TARGET_DIR/release"
 mkdir -p "$OUT_DIR"
+# Write back the build's dirty pages (hundreds of MB) before measuring: behind them, the node's
+# WAL fsyncs stalled for up to 0.6 s in runs started right after a build.
+quiet_disk() { sync; sleep 2; }
 
 echo "== ingestion: ${RATE}/s for ${DURATION} s from ${KEYS} keys"
+quiet_disk
 "$BIN/merit-loadgen" --spawn --sequencer-bin "$BIN/merit-sequencer" \
   --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP" --keys "$KEYS" \
   --connections "$CONNECTIONS" --out "$OUT_DIR/ingest.json" "$@"
 
 if [ "${SKIP_RELAY:-0}" != 1 ]; then
   echo "== ingestion as a relay: ${RATE}/s, ${RELAY_PER_REQUEST} per request over ${RELAY_CONNECTIONS} connections"
+  quiet_disk
   "$BIN/merit-loadgen" --spawn --sequencer-bin "$BIN/merit-sequencer" \
     --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP" --keys "$KEYS" \
     --connections "$RELAY_CONNECTIONS" --per-request "$RELAY_PER_REQUEST" \
@@ -50,6 +55,7 @@ fi
 
 if [ "${SKIP_CRASH:-0}" != 1 ]; then
   echo "== recovery: ${CRASH_RATE}/s, SIGKILL after ${KILL_AFTER} s, restart, look up every 202"
+  quiet_disk
   "$BIN/merit-loadgen" --crash --sequencer-bin "$BIN/merit-sequencer" \
     --rate "$CRASH_RATE" --kill-after "$KILL_AFTER" --keys "$KEYS" \
     --connections "$CONNECTIONS" --out "$OUT_DIR/crash.json" "$@"

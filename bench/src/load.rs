@@ -12,7 +12,11 @@
 //! With [`DriveSpec::per_request`] > 1 the generator plays a relay: each connection sends its
 //! submissions `per_request` at a time to `POST /v1/contributions/batch`, each request due when
 //! its last submission is (so the time a relay spends collecting a batch is not counted:
-//! latency runs from the request's due time).
+//! latency runs from the request's due time). Each connection is an independent relay whose
+//! batches fill at their own moments: its first request is shorter by a per-connection phase
+//! ([`relay_phase`]), so the connections' requests come due spread over one request period
+//! rather than all at once (submissions are dealt to the connections in turn, so full requests
+//! alone would fill together and arrive as one burst of `connections · per_request`).
 
 use std::{
     collections::BTreeMap,
@@ -273,18 +277,31 @@ impl LaneRequest {
     }
 }
 
-/// The requests of `lane`: one per submission, or `per_request` submissions per batch request
-/// (rendered for `host`).
+/// The size of relay lane `lane`'s first request (of `lanes`): `per_request · (lane + 1) /
+/// lanes`, rounded up. Every later request of the lane is full, so the lanes' requests come due
+/// spread evenly over one request period, as independent relays' batches fill at their own
+/// moments, instead of all lanes' batches filling together (submissions are dealt to the lanes
+/// in turn) and arriving as one burst of `lanes · per_request` contributions.
+pub fn relay_phase(lane: usize, lanes: usize, per_request: usize) -> usize {
+    ((lane + 1) * per_request).div_ceil(lanes.max(1)).clamp(1, per_request.max(1))
+}
+
+/// The requests of `lane`: one per submission, or batch requests (rendered for `host`) of
+/// `first` submissions, then `per_request` at a time (see [`relay_phase`]).
 pub fn lane_requests(
     workload: &Workload,
     lane: &[usize],
-    per_request: usize,
+    (first, per_request): (usize, usize),
     host: &str,
 ) -> Vec<LaneRequest> {
     if per_request <= 1 {
         return lane.iter().map(|&index| LaneRequest { items: vec![index], batch: None }).collect();
     }
-    lane.chunks(per_request)
+    let first = first.clamp(1, per_request).min(lane.len());
+    let (head, rest) = lane.split_at(first);
+    std::iter::once(head)
+        .filter(|head| !head.is_empty())
+        .chain(rest.chunks(per_request))
         .map(|chunk| {
             let mut body = b"{\"contributions\":[".to_vec();
             for (n, &index) in chunk.iter().enumerate() {
@@ -465,9 +482,14 @@ pub async fn drive(
     let due = move |index: usize| Duration::from_secs_f64(index as f64 * interval);
     // Batch requests are rendered before the schedule starts.
     let host = spec.addr.to_string();
-    let lanes: Vec<Vec<LaneRequest>> = lanes(count, workload.keys.len(), spec.connections)
+    let dealt = lanes(count, workload.keys.len(), spec.connections);
+    let lanes: Vec<Vec<LaneRequest>> = dealt
         .iter()
-        .map(|lane| lane_requests(&workload, lane, spec.per_request, &host))
+        .enumerate()
+        .map(|(l, lane)| {
+            let first = relay_phase(l, dealt.len(), spec.per_request);
+            lane_requests(&workload, lane, (first, spec.per_request), &host)
+        })
         .collect();
     // Give every lane a moment to connect before the schedule starts.
     let t0 = Instant::now() + Duration::from_millis(200);
@@ -793,7 +815,7 @@ mod tests {
         let spec = WorkloadSpec { keys: 3, seed: 1, submissions: 14, last_nonces: vec![] };
         let workload = build_workload(&spec, &target, "h:1", 1).unwrap();
         let lane: Vec<usize> = (0..14).filter(|i| i % 3 != 1).collect();
-        let requests = lane_requests(&workload, &lane, 4, "h:1");
+        let requests = lane_requests(&workload, &lane, (4, 4), "h:1");
         let items: Vec<Vec<usize>> = requests.iter().map(|r| r.items.clone()).collect();
         assert_eq!(items, [vec![0, 2, 3, 5], vec![6, 8, 9, 11], vec![12]]);
         for request in &requests {
@@ -811,9 +833,52 @@ mod tests {
             assert_eq!(ids, want);
         }
         // One per request: the submissions' own requests.
-        let single = lane_requests(&workload, &lane, 1, "h:1");
+        let single = lane_requests(&workload, &lane, (1, 1), "h:1");
         assert_eq!(single.len(), lane.len());
         assert_eq!(single[1].bytes(&workload), workload.submissions[2].request.as_slice());
+    }
+
+    #[test]
+    fn relay_lanes_come_due_spread_over_one_request_period() {
+        let (keys, connections, per_request) = (1000, 16, 32);
+        assert_eq!(
+            (0..4).map(|l| relay_phase(l, connections, per_request)).collect::<Vec<_>>(),
+            [2, 4, 6, 8]
+        );
+        assert_eq!(relay_phase(connections - 1, connections, per_request), per_request);
+        assert_eq!(relay_phase(0, 64, 32), 1);
+        assert_eq!(relay_phase(0, 1, 32), 32);
+        // Submissions are dealt to the lanes in turn: with full requests only, every lane's
+        // request would come due within `connections` submissions of the others. With the
+        // phase, one request period (`connections · per_request` submissions) is shared out.
+        let dealt = lanes(connections * per_request * 4, keys, connections);
+        let mut due: Vec<usize> = dealt
+            .iter()
+            .enumerate()
+            .map(|(l, lane)| lane[relay_phase(l, connections, per_request) + per_request - 1])
+            .collect();
+        due.sort_unstable();
+        let period = connections * per_request;
+        assert!(due[connections - 1] - due[0] >= period * 3 / 4, "{due:?}");
+        let even = period / connections;
+        assert!(due.windows(2).all(|w| (even / 2..=even * 2).contains(&(w[1] - w[0]))), "{due:?}");
+    }
+
+    #[test]
+    fn a_relay_lane_starts_with_its_phase() {
+        let target = Target { domain: samples::dev_domain(), feature_dim: 16 };
+        let spec = WorkloadSpec { keys: 2, seed: 1, submissions: 10, last_nonces: vec![] };
+        let workload = build_workload(&spec, &target, "h:1", 1).unwrap();
+        let lane: Vec<usize> = (0..10).collect();
+        let items = |first| -> Vec<Vec<usize>> {
+            lane_requests(&workload, &lane, (first, 4), "h:1")
+                .into_iter()
+                .map(|r| r.items)
+                .collect()
+        };
+        assert_eq!(items(1), [vec![0], vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9]]);
+        assert_eq!(items(3), [vec![0, 1, 2], vec![3, 4, 5, 6], vec![7, 8, 9]]);
+        assert_eq!(items(9), items(4));
     }
 
     #[test]

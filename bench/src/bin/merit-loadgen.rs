@@ -60,7 +60,8 @@ struct Cli {
     connections: usize,
     /// Contributions per request: 1 sends each to `POST /v1/contributions`; more plays a relay
     /// that sends this many at a time to `POST /v1/contributions/batch` (latency from each
-    /// request's due time). Ingestion runs only.
+    /// request's due time; each connection's first request is shorter by its phase, so the
+    /// connections' requests come due spread out, not in one burst). Ingestion runs only.
     #[arg(long, default_value_t = 1)]
     per_request: usize,
     /// Worker threads of the load generator's runtime (1 = a single-threaded runtime).

@@ -80,6 +80,10 @@ impl RocksStore {
         // Required by the hash-bucketed memtables and in-place updates; one writer thread
         // does the submit path's writes anyway.
         options.set_allow_concurrent_memtable_write(false);
+        // Table files (memtable flushes, ~35 MB each at 10,000 submissions/s) are written back
+        // a MiB at a time while they are built, instead of in one burst at their final fsync:
+        // measured, such a burst held the writer's WAL fsync up to 120 ms.
+        options.set_bytes_per_sync(1 << 20);
         let families =
             TABLES.iter().map(|name| ColumnFamilyDescriptor::new(*name, family_options(name)));
         let db = DB::open_cf_descriptors(&options, &path, families)
