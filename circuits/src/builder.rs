@@ -31,7 +31,7 @@ use halo2_base::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::poseidon::{PoseidonChip, PoseidonGateConfig, CELLS_PER_PERMUTATION};
+use crate::poseidon::{PoseidonChip, PoseidonGate, PoseidonLayout};
 
 /// Rows reserved at the bottom of every column for blinding factors.
 pub const UNUSABLE_ROWS: usize = 20;
@@ -51,6 +51,12 @@ pub struct MeritCircuitParams {
     /// Column sets of the Poseidon gate (zero when the circuit hashes nothing).
     #[serde(default)]
     pub num_poseidon_sets: usize,
+    /// The constraint system's minimum degree (`crate::config::CircuitConfig::min_degree`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_degree: Option<usize>,
+    /// The Poseidon gate's layout (`crate::config::CircuitConfig::poseidon_layout`).
+    #[serde(default, skip_serializing_if = "PoseidonLayout::is_narrow")]
+    pub poseidon_layout: PoseidonLayout,
 }
 
 /// `(key, value)` tables and the pairs looked up in them.
@@ -114,6 +120,10 @@ pub struct MeritCircuitBuilder {
     pub poseidon: PoseidonChip,
     /// Poseidon gate column sets.
     pub num_poseidon_sets: usize,
+    /// The constraint system's minimum degree, if raised.
+    pub min_degree: Option<usize>,
+    /// The Poseidon gate's layout.
+    pub poseidon_layout: PoseidonLayout,
 }
 
 /// What a circuit uses, for `merit circuit stats` and the cost reports.
@@ -123,7 +133,8 @@ pub struct CircuitStats {
     pub k: usize,
     /// Advice cells on halo2-base's flex gate.
     pub gate_cells: usize,
-    /// Advice cells of the Poseidon gate (`39 × 6` per permutation).
+    /// Advice cells of the Poseidon gate (`39 × 6` per permutation, `17 × 12` in the wide
+    /// layout).
     pub poseidon_cells: usize,
     /// Permutations through the Poseidon gate.
     pub permutations: usize,
@@ -163,7 +174,17 @@ impl MeritCircuitBuilder {
             num_table_lookup_columns: 0,
             poseidon: PoseidonChip::default(),
             num_poseidon_sets: 0,
+            min_degree: None,
+            poseidon_layout: PoseidonLayout::Narrow,
         }
+    }
+
+    /// A builder for `stage` with the rows, lookup width and degree of `config`.
+    pub fn for_config(stage: CircuitBuilderStage, config: &crate::config::LoadedConfig) -> Self {
+        let mut builder = Self::new(stage, config.config.k, config.config.lookup_bits);
+        builder.min_degree = config.config.min_degree;
+        builder.poseidon_layout = config.config.poseidon_layout;
+        builder
     }
 
     /// A builder for the real prover, with the shape and break points fixed at keygen.
@@ -175,6 +196,8 @@ impl MeritCircuitBuilder {
             num_table_lookup_columns: params.num_table_lookup_columns,
             poseidon: PoseidonChip::default(),
             num_poseidon_sets: params.num_poseidon_sets,
+            min_degree: params.min_degree,
+            poseidon_layout: params.poseidon_layout,
         }
     }
 
@@ -190,7 +213,7 @@ impl MeritCircuitBuilder {
         let usable = (1usize << base.k) - UNUSABLE_ROWS;
         assert!(self.tables.table_rows() < usable, "tables do not fit 2^k rows: raise k");
         self.num_table_lookup_columns = self.tables.lookup_count().div_ceil(usable).max(1);
-        let slots = PoseidonGateConfig::slots_per_set(usable);
+        let slots = self.poseidon_layout.slots_per_set(usable);
         self.num_poseidon_sets = self.poseidon.permutation_count().div_ceil(slots);
         self.params()
     }
@@ -201,6 +224,8 @@ impl MeritCircuitBuilder {
             base: self.base.config_params.clone(),
             num_table_lookup_columns: self.num_table_lookup_columns,
             num_poseidon_sets: self.num_poseidon_sets,
+            min_degree: self.min_degree,
+            poseidon_layout: self.poseidon_layout,
         }
     }
 
@@ -217,7 +242,7 @@ impl MeritCircuitBuilder {
         CircuitStats {
             k,
             gate_cells,
-            poseidon_cells: permutations * CELLS_PER_PERMUTATION,
+            poseidon_cells: permutations * self.poseidon_layout.cells_per_permutation(),
             permutations,
             range_lookup_cells,
             table_lookups: self.tables.lookup_count(),
@@ -257,7 +282,19 @@ pub fn mock_prove_inspect<R>(
     build: impl FnOnce(&mut Context<Fr>, &RangeChip<Fr>, &mut TableLookups, &mut PoseidonChip) -> R,
     tamper: impl FnOnce(&mut MeritCircuitBuilder),
 ) -> (R, CircuitStats, Result<(), Vec<VerifyFailure>>) {
+    mock_prove_layout(PoseidonLayout::Narrow, k, lookup_bits, build, tamper)
+}
+
+/// [`mock_prove_inspect`] with the Poseidon gate in `layout`.
+pub fn mock_prove_layout<R>(
+    layout: PoseidonLayout,
+    k: usize,
+    lookup_bits: usize,
+    build: impl FnOnce(&mut Context<Fr>, &RangeChip<Fr>, &mut TableLookups, &mut PoseidonChip) -> R,
+    tamper: impl FnOnce(&mut MeritCircuitBuilder),
+) -> (R, CircuitStats, Result<(), Vec<VerifyFailure>>) {
     let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, k, lookup_bits);
+    builder.poseidon_layout = layout;
     let range = builder.range_chip();
     let MeritCircuitBuilder { base, tables, poseidon, .. } = &mut builder;
     let out = build(base.main(0), &range, tables, poseidon);
@@ -283,7 +320,7 @@ pub struct MeritCircuitConfig {
     /// Table lookup argument.
     pub tables: BasicDynLookupConfig<2>,
     /// The Poseidon gate, when the circuit hashes.
-    pub poseidon: Option<PoseidonGateConfig>,
+    pub poseidon: Option<PoseidonGate>,
 }
 
 impl Circuit<Fr> for MeritCircuitBuilder {
@@ -303,11 +340,15 @@ impl Circuit<Fr> for MeritCircuitBuilder {
         meta: &mut ConstraintSystem<Fr>,
         params: Self::Params,
     ) -> Self::Config {
+        if let Some(degree) = params.min_degree {
+            meta.set_minimum_degree(degree);
+        }
         let base = BaseConfig::configure(meta, params.base);
         let tables =
             BasicDynLookupConfig::new(meta, || FirstPhase, params.num_table_lookup_columns);
-        let poseidon = (params.num_poseidon_sets > 0)
-            .then(|| PoseidonGateConfig::configure(meta, params.num_poseidon_sets));
+        let poseidon = (params.num_poseidon_sets > 0).then(|| {
+            PoseidonGate::configure(meta, params.poseidon_layout, params.num_poseidon_sets)
+        });
         MeritCircuitConfig { base, tables, poseidon }
     }
 
@@ -358,6 +399,7 @@ impl Circuit<Fr> for MeritCircuitBuilder {
                 self.poseidon.permutations(),
                 usable,
                 copy_manager,
+                self.poseidon.tampered_cell(),
             );
         } else {
             assert_eq!(self.poseidon.permutation_count(), 0, "Poseidon gate not configured");

@@ -63,4 +63,5 @@ pub mod keccak;
 pub mod model;
 pub mod policy;
 pub mod poseidon;
+pub mod poseidon_wide;
 pub mod split_layout;

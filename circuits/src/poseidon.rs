@@ -43,6 +43,7 @@ use halo2_base::{
     AssignedValue, Context,
 };
 use merit_core::poseidon::{self as native, R_F, R_P, T};
+use serde::{Deserialize, Serialize};
 
 /// Rows one permutation takes in a column set.
 pub const ROWS_PER_PERMUTATION: usize = 39;
@@ -169,6 +170,119 @@ fn permutation_rows(input: [Fr; T], swap: bool) -> Vec<[Fr; COLUMNS_PER_SET]> {
     rows
 }
 
+/// Which layout of the gate a circuit uses (a configuration's `poseidon_layout`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoseidonLayout {
+    /// Six columns, 39 rows per permutation (this module).
+    #[default]
+    Narrow,
+    /// Twelve columns, 17 rows per permutation ([`crate::poseidon_wide`]).
+    Wide,
+}
+
+impl PoseidonLayout {
+    /// Whether this is the default (narrow) layout.
+    pub fn is_narrow(&self) -> bool {
+        *self == Self::Narrow
+    }
+
+    /// Advice cells one permutation occupies.
+    pub fn cells_per_permutation(&self) -> usize {
+        match self {
+            Self::Narrow => CELLS_PER_PERMUTATION,
+            Self::Wide => crate::poseidon_wide::CELLS_PER_PERMUTATION,
+        }
+    }
+
+    /// Slots (permutations) per column set with `usable_rows` rows.
+    pub fn slots_per_set(&self, usable_rows: usize) -> usize {
+        match self {
+            Self::Narrow => PoseidonGateConfig::slots_per_set(usable_rows),
+            Self::Wide => crate::poseidon_wide::WidePoseidonGateConfig::slots_per_set(usable_rows),
+        }
+    }
+
+    /// Rows of a slot a [`TamperCell`] can name, and whether cell `(row, column)` holds a value
+    /// the permutation uses (every such cell is constrained; tests change each in turn).
+    pub fn slot_cells(&self) -> (usize, usize, fn(usize, usize) -> bool) {
+        match self {
+            Self::Narrow => (ROWS_PER_PERMUTATION, COLUMNS_PER_SET, cell_is_used),
+            Self::Wide => (
+                crate::poseidon_wide::ROWS_PER_PERMUTATION + 1,
+                crate::poseidon_wide::COLUMNS_PER_SET,
+                crate::poseidon_wide::cell_is_used,
+            ),
+        }
+    }
+}
+
+/// One cell of a permutation slot to add one to after the honest witness is laid out (tests
+/// of the gate's constraints only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TamperCell {
+    /// The permutation's index.
+    pub slot: usize,
+    /// The row, counted from the slot's first.
+    pub row: usize,
+    /// The column of the set.
+    pub column: usize,
+}
+
+/// Whether cell `(row, column)` of a narrow slot holds a value the permutation uses.
+fn cell_is_used(row: usize, column: usize) -> bool {
+    match row_kind(row) {
+        RowKind::Input => column < 4,
+        RowKind::Full | RowKind::Pair => true,
+        RowKind::Single => column < 4,
+        RowKind::Output => column < T,
+    }
+}
+
+/// The configured gate, in one layout or the other.
+#[derive(Debug, Clone)]
+pub enum PoseidonGate {
+    /// The narrow layout.
+    Narrow(PoseidonGateConfig),
+    /// The wide layout.
+    Wide(crate::poseidon_wide::WidePoseidonGateConfig),
+}
+
+impl PoseidonGate {
+    /// Configures `num_sets` column sets of `layout`.
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        layout: PoseidonLayout,
+        num_sets: usize,
+    ) -> Self {
+        match layout {
+            PoseidonLayout::Narrow => Self::Narrow(PoseidonGateConfig::configure(meta, num_sets)),
+            PoseidonLayout::Wide => {
+                Self::Wide(crate::poseidon_wide::WidePoseidonGateConfig::configure(meta, num_sets))
+            }
+        }
+    }
+
+    /// Lays out `permutations` (see the layouts' `assign`).
+    pub fn assign(
+        &self,
+        layouter: impl Layouter<Fr>,
+        permutations: &[PermutationCells],
+        usable_rows: usize,
+        copy_manager: Option<&SharedCopyConstraintManager<Fr>>,
+        tamper: Option<TamperCell>,
+    ) {
+        match self {
+            Self::Narrow(gate) => {
+                gate.assign(layouter, permutations, usable_rows, copy_manager, tamper)
+            }
+            Self::Wide(gate) => {
+                gate.assign(layouter, permutations, usable_rows, copy_manager, tamper)
+            }
+        }
+    }
+}
+
 /// The columns and gates of the Poseidon permutation (see the module docs).
 #[derive(Debug, Clone)]
 pub struct PoseidonGateConfig {
@@ -268,13 +382,14 @@ impl PoseidonGateConfig {
 
     /// Assigns `permutations` (slot after slot, set after set) and the fixed columns, and ties
     /// inputs and outputs to their virtual cells. `copy_manager` is `None` only for witness
-    /// generation without constraints.
+    /// generation without constraints. `tamper` changes one cell (tests only).
     pub fn assign(
         &self,
         mut layouter: impl Layouter<Fr>,
         permutations: &[PermutationCells],
         usable_rows: usize,
         copy_manager: Option<&SharedCopyConstraintManager<Fr>>,
+        tamper: Option<TamperCell>,
     ) {
         let slots = Self::slots_per_set(usable_rows);
         assert!(
@@ -298,10 +413,13 @@ impl PoseidonGateConfig {
                             assign_rows(&mut region, columns, base, &dummy);
                             continue;
                         };
-                        let rows = permutation_rows(
+                        let mut rows = permutation_rows(
                             permutation.input.map(|cell| *cell.value()),
                             *permutation.swap.value() == Fr::one(),
                         );
+                        if let Some(t) = tamper.filter(|t| t.slot == index) {
+                            rows[t.row][t.column] += Fr::one();
+                        }
                         let cells = assign_rows(&mut region, columns, base, &rows);
                         let Some(copy_manager) = copy_manager.as_mut() else { continue };
                         let inputs = permutation.input.iter().chain([&permutation.swap]);
@@ -401,6 +519,7 @@ pub struct PermutationCells {
 #[derive(Debug, Clone, Default)]
 pub struct PoseidonChip {
     permutations: Vec<PermutationCells>,
+    tamper: Option<TamperCell>,
     zero: Option<AssignedValue<Fr>>,
     capacities: BTreeMap<usize, AssignedValue<Fr>>,
 }
@@ -498,6 +617,17 @@ impl PoseidonChip {
     #[doc(hidden)]
     pub fn set_swap_for_test(&mut self, index: usize, swap: AssignedValue<Fr>) {
         self.permutations[index].swap = swap;
+    }
+
+    /// Tampering hook for tests: one cell of the laid-out permutations to change.
+    #[doc(hidden)]
+    pub fn tamper_cell_for_test(&mut self, cell: TamperCell) {
+        self.tamper = Some(cell);
+    }
+
+    /// The cell [`PoseidonChip::tamper_cell_for_test`] set, if any.
+    pub fn tampered_cell(&self) -> Option<TamperCell> {
+        self.tamper
     }
 }
 

@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use merit_circuits::config::{circuit_stats, sample_batch, CircuitConfig, ConfigError};
+use merit_circuits::{
+    config::{circuit_stats, sample_batch, CircuitConfig, ConfigError},
+    poseidon::PoseidonLayout,
+};
 
 fn configs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
@@ -43,6 +46,18 @@ fn every_configuration_loads() {
     assert_eq!(names, ["n1024.json", "n16.json", "n256.json", "n64.json"]);
     let tiny = CircuitConfig::load(&configs_dir().join("tiny.json")).unwrap();
     assert_eq!((tiny.config.max_contributions, tiny.config.max_accounts), (4, 2));
+    // The throughput configurations raise the degree; tiny and n16 keep the keys their
+    // committed CUDA proofs and EVM verifiers were made with.
+    for (name, degree, layout) in [
+        ("tiny", None, PoseidonLayout::Narrow),
+        ("n16", None, PoseidonLayout::Narrow),
+        ("n64", Some(5), PoseidonLayout::Wide),
+        ("n256", Some(5), PoseidonLayout::Wide),
+        ("n1024", Some(5), PoseidonLayout::Wide),
+    ] {
+        let loaded = CircuitConfig::load(&configs_dir().join(format!("{name}.json"))).unwrap();
+        assert_eq!((loaded.config.min_degree, loaded.config.poseidon_layout), (degree, layout));
+    }
 }
 
 #[test]
@@ -61,6 +76,8 @@ fn bad_configurations_are_refused_with_a_reason() {
         (|c| c.depth = 0, "depth 0"),
         (|c| c.max_new_accounts = Some(0), "max_new_accounts = 0"),
         (|c| c.max_new_accounts = Some(5), "max_new_accounts = 5"),
+        (|c| c.min_degree = Some(3), "min_degree = 3"),
+        (|c| c.min_degree = Some(6), "min_degree = 6"),
     ] {
         let err = with(edit).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
@@ -95,6 +112,27 @@ fn the_smallest_configuration_builds_and_reports_its_cost() {
     assert!(stats.degree <= 5, "degree {}", stats.degree);
     // Every account slot: 4 paths of 24 levels and 3 leaf hashes of 2 permutations.
     assert!(stats.permutations >= 4 * (4 * 24 + 6));
+}
+
+/// n64 as checked in (degree 5, the wide Poseidon layout) against the same shape with the
+/// defaults: the degree is raised from the gates' own 4, and only the Poseidon gate's cells and
+/// columns change (204 instead of 234 cells per permutation, columns in sets of 12).
+#[test]
+fn the_throughput_settings_raise_the_degree_and_narrow_the_poseidon_cells() {
+    let tuned = CircuitConfig::load(&configs_dir().join("n64.json")).unwrap();
+    let mut plain = tuned.config.clone();
+    plain.min_degree = None;
+    plain.poseidon_layout = PoseidonLayout::Narrow;
+    let plain = plain.with_model(tuned.model.clone()).unwrap();
+    let vector = sample_batch(&tuned).unwrap();
+    let (tuned, plain) =
+        (circuit_stats(&tuned, &vector).unwrap(), circuit_stats(&plain, &vector).unwrap());
+    assert_eq!((plain.degree, tuned.degree), (4, 5));
+    assert_eq!(tuned.permutations, plain.permutations);
+    assert_eq!(tuned.gate_cells, plain.gate_cells);
+    assert_eq!(tuned.poseidon_cells, plain.permutations * 17 * 12);
+    assert_eq!(plain.poseidon_cells, plain.permutations * 39 * 6);
+    assert!(tuned.total_advice_cells() < plain.total_advice_cells());
 }
 
 /// The split layout's sample batch fills every slot (`K` new accounts, `M − K` existing ones),

@@ -80,7 +80,7 @@ pub struct KeyStore {
 
 /// Everything the keys depend on, hashed.
 pub fn fingerprint(config: &LoadedConfig, srs: &Srs) -> B256 {
-    let described = serde_json::json!({
+    let mut described = serde_json::json!({
         "format": KEY_FORMAT,
         "crate": env!("CARGO_PKG_VERSION"),
         "config": {
@@ -91,6 +91,14 @@ pub fn fingerprint(config: &LoadedConfig, srs: &Srs) -> B256 {
         "shape": config.shape,
         "srs": srs.fingerprint(),
     });
+    // Only when not the default, so the keys of configurations without them keep their
+    // fingerprint.
+    if let Some(degree) = config.config.min_degree {
+        described["config"]["min_degree"] = degree.into();
+    }
+    if !config.config.poseidon_layout.is_narrow() {
+        described["config"]["poseidon_layout"] = serde_json::json!(config.config.poseidon_layout);
+    }
     keccak256(described.to_string())
 }
 
@@ -214,11 +222,7 @@ pub fn keygen(config: &LoadedConfig, srs: &Srs) -> Result<BatchKeys, ProverError
         return Err(ProverError::SrsSize { srs: srs.k(), k });
     }
     let vector = sample_batch(config).map_err(ProverError::Config)?;
-    let mut builder = MeritCircuitBuilder::new(
-        CircuitBuilderStage::Keygen,
-        config.config.k,
-        config.config.lookup_bits,
-    );
+    let mut builder = MeritCircuitBuilder::for_config(CircuitBuilderStage::Keygen, config);
     build_batch_circuit(&mut builder, &config.shape, &vector)
         .map_err(|e| ProverError::Config(e.into()))?;
     let params = builder.calculate_params();

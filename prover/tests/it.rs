@@ -8,7 +8,10 @@ use alloy_primitives::B256;
 use halo2_base::halo2_proofs::{
     halo2curves::bn256::Bn256, poly::kzg::commitment::ParamsKZG, SerdeFormat,
 };
-use merit_circuits::config::{sample_batch, CircuitConfig, LoadedConfig};
+use merit_circuits::{
+    config::{sample_batch, CircuitConfig, LoadedConfig},
+    poseidon::PoseidonLayout,
+};
 use merit_prover::{
     evm::verifier_solidity, keys::keygen, prove, verify, Backend, BatchProof, KeyStore,
     ProverError, Srs,
@@ -109,6 +112,47 @@ fn the_split_account_layout_proves_and_verifies() {
         verify(srs.params(), keys.vk(), &changed).unwrap_err(),
         ProverError::BadProof { .. }
     ));
+}
+
+/// The wide Poseidon layout, as the throughput configurations use it, proves for real: its proof
+/// verifies with its own keys only (and the narrow layout's with its own only), a changed
+/// instance is refused, and stored keys of the narrow layout are not loaded for it.
+#[test]
+fn the_wide_poseidon_layout_proves_with_keys_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let narrow = tiny_config(dir.path(), "tiny", 13);
+    let wide = {
+        let mut config = narrow.config.clone();
+        config.poseidon_layout = PoseidonLayout::Wide;
+        config.min_degree = Some(5);
+        config.with_model(narrow.model.clone()).unwrap()
+    };
+    let srs = Srs::development(14);
+    let store = KeyStore::new(dir.path().join("keys"));
+    let keys = [store.load_or_generate(&narrow, &srs).unwrap(), keygen(&wide, &srs).unwrap()];
+    let err = refused(store.load(&wide, &srs));
+    assert!(matches!(err, ProverError::KeyMismatch { .. }), "{err}");
+    assert_eq!(keys[1].params.poseidon_layout, PoseidonLayout::Wide);
+    assert!(keys[1].vk().cs().degree() >= 5);
+
+    let vector = sample_batch(&narrow).unwrap();
+    let proofs: Vec<BatchProof> = keys.iter().map(|k| prove(&srs, k, &vector).unwrap()).collect();
+    for (i, proof) in proofs.iter().enumerate() {
+        let instances = proof.instance_values().unwrap();
+        assert_eq!(instances, vector.public_instances[..proof.instances.len()]);
+        for (j, other) in keys.iter().enumerate() {
+            let verified = verify(srs.params(), other.vk(), proof).is_ok();
+            assert_eq!(verified, i == j, "proof {i}, keys {j}");
+        }
+        let mut changed = proof.clone();
+        let mut word = changed.instances[0].0; // prev_root
+        word[31] ^= 1;
+        changed.instances[0] = B256::from(word);
+        assert!(matches!(
+            verify(srs.params(), keys[i].vk(), &changed).unwrap_err(),
+            ProverError::BadProof { .. }
+        ));
+    }
 }
 
 #[test]

@@ -1,0 +1,697 @@
+//! The wide layout of the Poseidon gate: the same permutation as [`crate::poseidon`]'s gate
+//! (`merit_core::poseidon`, width 3, R_F 8, R_P 57, degree-4 constraints) on column sets of
+//! twelve advice columns, for the throughput configurations (`"poseidon_layout": "wide"`).
+//!
+//! # Why
+//! The narrow gate spends 39 rows × 6 columns = 234 cells per permutation, of which two rows
+//! (input, output) are mostly empty and every row stores the three state words. Twelve columns
+//! carry two full rounds or five partial rounds per row, and one row serves as the output of a
+//! permutation and the input of the next: 17 rows × 12 = **204 cells** per permutation (−13%),
+//! with 7 equality-enabled columns per 12 instead of 8 (fewer permutation-argument products).
+//! Its keys differ from the narrow gate's, so the configurations whose keys and proofs are
+//! committed (tiny, n16) keep the narrow one.
+//!
+//! # Layout
+//! Columns `w0..w11`, fixed constants `k0..k6` and four selectors, shared by every column set.
+//! A stored state is the S-box input of its round (after that round's constants). Slot `s`
+//! (one permutation) starts after the link row `17·s` and takes rows `17·s + 1 ..= 17·s + 16`;
+//! row `17·(s + 1)` is its output and the next slot's input:
+//! - **link** (`q_link`): `w0..w2` the previous slot's output (zero above the first slot),
+//!   `w3..w5` this slot's input, `w6` its swap bit (boolean); the next row's state is
+//!   `(w3, w4, w5)`, `w4` and `w5` exchanged when the bit is one, plus the first round's
+//!   constants `k0..k2`. The swap orders a Merkle node and its sibling; other hashes pin it to 0.
+//! - **two full rounds** (`q_full`, rows 1–2 and 15–16): `s = w0..w2`, `w3..w5 = s²`,
+//!   `t = w6..w8 = M·s⁵ + k0..k2`, `w9..w11 = t²`, next state `= M·t⁵ + k3..k5`.
+//! - **five partial rounds** (`q_five`, rows 3–13) and **two** (`q_two`, row 14): `s = w0..w2`,
+//!   `w3 = s0²`, then for each later round of the row its S-box input `x_k` and `x_k²` in the
+//!   next pair of columns. Every state word of a partial round is an affine function of `s1`,
+//!   `s2` and the S-box outputs `y_j = x_j⁵` of the row's earlier rounds, with coefficients set
+//!   by the MDS matrix alone (the same in every row, fixed in the gate) and a constant that
+//!   folds the rounds' constants (per row, in `k0..k6`): each `x_k` and the next row's state
+//!   are constrained to those functions (degree 3 in the advice cells, 4 with the selector).
+//!
+//! 4 + 55 + 2 + 4 = 65 rounds. The rows of a column set: the first link row, 17 per slot; empty
+//! slots hold the permutation of zero so every enabled row is satisfied. The last link row
+//! holds only the last slot's output and has no selector.
+
+use halo2_base::{
+    halo2_proofs::{
+        circuit::{Cell, Layouter, Region, Value},
+        halo2curves::bn256::Fr,
+        plonk::{Advice, Column, ConstraintSystem, Expression, Fixed},
+        poly::Rotation,
+    },
+    utils::halo2::{constrain_virtual_equals_external, raw_assign_advice, raw_assign_fixed},
+    virtual_region::copy_constraints::SharedCopyConstraintManager,
+};
+use merit_core::poseidon::{self as native, R_F, R_P, T};
+
+use crate::poseidon::{PermutationCells, TamperCell};
+
+/// Advice columns of one column set.
+pub const COLUMNS_PER_SET: usize = 12;
+/// Rows one permutation takes (its body and one link row).
+pub const ROWS_PER_PERMUTATION: usize = 17;
+/// Advice cells one permutation occupies.
+pub const CELLS_PER_PERMUTATION: usize = ROWS_PER_PERMUTATION * COLUMNS_PER_SET;
+/// Fixed constant columns.
+const CONSTANTS: usize = 7;
+/// Partial rounds per row of the long kind, and of the one short row.
+const LONG: usize = 5;
+const SHORT: usize = 2;
+const LONG_ROWS: usize = (R_P - SHORT) / LONG;
+const _: () = assert!(LONG_ROWS * LONG + SHORT == R_P && R_F == 8 && T == 3);
+const _: () = assert!(2 + LONG_ROWS + 1 + 2 == ROWS_PER_PERMUTATION - 1);
+
+/// What a row of a slot (`1..=16`, after its link row `0`) holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    Link,
+    Full,
+    Partial(usize),
+}
+
+fn row_kind(row: usize) -> RowKind {
+    match row {
+        0 => RowKind::Link,
+        1 | 2 => RowKind::Full,
+        r if r < 3 + LONG_ROWS => RowKind::Partial(LONG),
+        r if r == 3 + LONG_ROWS => RowKind::Partial(SHORT),
+        _ => RowKind::Full,
+    }
+}
+
+/// The first round whose S-box input row `row` (`1..=16`) stores.
+fn first_round(row: usize) -> usize {
+    match row {
+        1 | 2 => 2 * (row - 1),
+        r if r <= 3 + LONG_ROWS => R_F / 2 + LONG * (r - 3),
+        r => R_F / 2 + R_P + 2 * (r - 4 - LONG_ROWS),
+    }
+}
+
+/// The round constants of `round`, zero past the last round.
+fn rc(round: usize) -> [Fr; T] {
+    native::round_constants().get(round).copied().unwrap_or([Fr::zero(); T])
+}
+
+/// An affine function of a partial row's `[s1, s2, y0, .., y(K-1)]`.
+#[derive(Debug, Clone)]
+struct Affine {
+    coefficients: Vec<Fr>,
+    constant: Fr,
+}
+
+impl Affine {
+    fn basis(index: usize, len: usize) -> Self {
+        let mut coefficients = vec![Fr::zero(); len];
+        coefficients[index] = Fr::one();
+        Self { coefficients, constant: Fr::zero() }
+    }
+
+    fn mix(row: &[Fr; T], words: &[Affine; T], constant: Fr) -> Self {
+        let len = words[0].coefficients.len();
+        let coefficients = (0..len)
+            .map(|i| (0..T).map(|j| row[j] * words[j].coefficients[i]).sum::<Fr>())
+            .collect();
+        let constant = (0..T).map(|j| row[j] * words[j].constant).sum::<Fr>() + constant;
+        Self { coefficients, constant }
+    }
+}
+
+/// `k` partial rounds from round `round`: the affine functions of `x_1 .. x_(k-1)` and of the
+/// next row's three state words, over `[s1, s2, y0, .., y(k-1)]` (`round = None`: the
+/// coefficients only, constants zero).
+fn partial_functions(k: usize, round: Option<usize>) -> Vec<Affine> {
+    let len = 2 + k;
+    let m = native::mds();
+    let mut words = [Affine::basis(2, len), Affine::basis(0, len), Affine::basis(1, len)];
+    let mut out = Vec::with_capacity(k + 2);
+    for step in 0..k {
+        let constants = round.map_or([Fr::zero(); T], |r| rc(r + step + 1));
+        let mixed: Vec<Affine> = (0..T).map(|i| Affine::mix(&m[i], &words, constants[i])).collect();
+        if step + 1 < k {
+            out.push(mixed[0].clone());
+            words = [Affine::basis(3 + step, len), mixed[1].clone(), mixed[2].clone()];
+        } else {
+            out.extend(mixed);
+        }
+    }
+    out
+}
+
+/// The fixed constants `k0..k6` of a row of a slot.
+fn row_constants(row: usize) -> [Fr; CONSTANTS] {
+    let mut out = [Fr::zero(); CONSTANTS];
+    match row_kind(row) {
+        RowKind::Link => out[..T].copy_from_slice(&rc(0)),
+        RowKind::Full => {
+            let r = first_round(row);
+            out[..T].copy_from_slice(&rc(r + 1));
+            out[T..2 * T].copy_from_slice(&rc(r + 2));
+        }
+        RowKind::Partial(k) => {
+            for (slot, function) in out.iter_mut().zip(partial_functions(k, Some(first_round(row))))
+            {
+                *slot = function.constant;
+            }
+        }
+    }
+    out
+}
+
+fn pow5(x: Fr) -> Fr {
+    x.square().square() * x
+}
+
+fn mds_apply(v: [Fr; T]) -> [Fr; T] {
+    let m = native::mds();
+    [0, 1, 2].map(|i| m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2])
+}
+
+/// The body rows `1..=16` of one permutation of `input` (swapped by `swap`) and its output.
+fn permutation_rows(input: [Fr; T], swap: bool) -> (Vec<[Fr; COLUMNS_PER_SET]>, [Fr; T]) {
+    let ordered = if swap { [input[0], input[2], input[1]] } else { input };
+    let c = rc(0);
+    let mut state = [0, 1, 2].map(|i| ordered[i] + c[i]);
+    let mut rows = Vec::with_capacity(ROWS_PER_PERMUTATION - 1);
+    for row in 1..ROWS_PER_PERMUTATION {
+        let mut cells = [Fr::zero(); COLUMNS_PER_SET];
+        let round = first_round(row);
+        match row_kind(row) {
+            RowKind::Full => {
+                let s = state;
+                let t = add(mds_apply(s.map(pow5)), rc(round + 1));
+                let next = add(mds_apply(t.map(pow5)), rc(round + 2));
+                for i in 0..T {
+                    cells[i] = s[i];
+                    cells[3 + i] = s[i].square();
+                    cells[6 + i] = t[i];
+                    cells[9 + i] = t[i].square();
+                }
+                state = next;
+            }
+            RowKind::Partial(k) => {
+                cells[..T].copy_from_slice(&state);
+                cells[3] = state[0].square();
+                for step in 0..k {
+                    if step > 0 {
+                        cells[2 + 2 * step] = state[0];
+                        cells[3 + 2 * step] = state[0].square();
+                    }
+                    let sboxed = [pow5(state[0]), state[1], state[2]];
+                    state = add(mds_apply(sboxed), rc(round + step + 1));
+                }
+            }
+            RowKind::Link => unreachable!("row 0 is the link row"),
+        }
+        rows.push(cells);
+    }
+    (rows, state)
+}
+
+fn add(a: [Fr; T], b: [Fr; T]) -> [Fr; T] {
+    [0, 1, 2].map(|i| a[i] + b[i])
+}
+
+/// The columns and gate of the wide layout (see the module docs).
+#[derive(Debug, Clone)]
+pub struct WidePoseidonGateConfig {
+    /// Column sets `w0..w11`.
+    pub sets: Vec<[Column<Advice>; COLUMNS_PER_SET]>,
+    /// Constants `k0..k6`, shared by every set.
+    pub constants: [Column<Fixed>; CONSTANTS],
+    /// Selectors `q_link, q_full, q_five, q_two`, shared by every set.
+    pub selectors: [Column<Fixed>; 4],
+}
+
+impl WidePoseidonGateConfig {
+    /// Configures `num_sets` column sets (at least one).
+    pub fn configure(meta: &mut ConstraintSystem<Fr>, num_sets: usize) -> Self {
+        assert!(num_sets > 0, "a Poseidon gate needs at least one column set");
+        let constants = [(); CONSTANTS].map(|_| meta.fixed_column());
+        let selectors = [(); 4].map(|_| meta.fixed_column());
+        let sets: Vec<_> = (0..num_sets)
+            .map(|_| {
+                let columns = [(); COLUMNS_PER_SET].map(|_| meta.advice_column());
+                // Outputs in w0..w2, inputs and the swap bit in w3..w6.
+                for column in &columns[..7] {
+                    meta.enable_equality(*column);
+                }
+                columns
+            })
+            .collect();
+        let m = *native::mds();
+        let five = partial_functions(LONG, None);
+        let two = partial_functions(SHORT, None);
+        for columns in &sets {
+            meta.create_gate("poseidon (wide)", |meta| {
+                let w = columns.map(|col| meta.query_advice(col, Rotation::cur()));
+                let next = [0, 1, 2].map(|i| meta.query_advice(columns[i], Rotation::next()));
+                let k = constants.map(|col| meta.query_fixed(col, Rotation::cur()));
+                let [q_link, q_full, q_five, q_two] =
+                    selectors.map(|col| meta.query_fixed(col, Rotation::cur()));
+                let c = |x: Fr| Expression::Constant(x);
+                let mut constraints: Vec<Expression<Fr>> = Vec::new();
+
+                // Link row: swap bit, ordering, first round constants.
+                let bit = w[6].clone();
+                constraints.push(q_link.clone() * bit.clone() * (c(Fr::one()) - bit.clone()));
+                constraints.push(q_link.clone() * (next[0].clone() - w[3].clone() - k[0].clone()));
+                let first = w[4].clone() + bit.clone() * (w[5].clone() - w[4].clone());
+                constraints.push(q_link.clone() * (next[1].clone() - first - k[1].clone()));
+                let second = w[5].clone() + bit * (w[4].clone() - w[5].clone());
+                constraints.push(q_link * (next[2].clone() - second - k[2].clone()));
+
+                // Two full rounds.
+                let sbox =
+                    |x: &Expression<Fr>, x2: &Expression<Fr>| x2.clone() * x2.clone() * x.clone();
+                for i in 0..T {
+                    constraints
+                        .push(q_full.clone() * (w[3 + i].clone() - w[i].clone() * w[i].clone()));
+                    constraints.push(
+                        q_full.clone() * (w[9 + i].clone() - w[6 + i].clone() * w[6 + i].clone()),
+                    );
+                }
+                let mixed = |i: usize, from: usize| {
+                    (0..T)
+                        .map(|j| c(m[i][j]) * sbox(&w[from + j], &w[from + 3 + j]))
+                        .reduce(|a, b| a + b)
+                        .expect("T > 0")
+                };
+                for i in 0..T {
+                    constraints
+                        .push(q_full.clone() * (w[6 + i].clone() - mixed(i, 0) - k[i].clone()));
+                    constraints
+                        .push(q_full.clone() * (next[i].clone() - mixed(i, 6) - k[T + i].clone()));
+                }
+
+                // Partial rounds: the S-box inputs and their squares, then the affine functions.
+                for (q, rounds, functions) in [(&q_five, LONG, &five), (&q_two, SHORT, &two)] {
+                    // x_0 = s0 in w0, its square in w3; x_j in w(2+2j), its square in w(3+2j).
+                    let x = |j: usize| if j == 0 { w[0].clone() } else { w[2 + 2 * j].clone() };
+                    let x2 = |j: usize| w[3 + 2 * j].clone();
+                    let basis: Vec<Expression<Fr>> = [w[1].clone(), w[2].clone()]
+                        .into_iter()
+                        .chain((0..rounds).map(|j| sbox(&x(j), &x2(j))))
+                        .collect();
+                    let value = |f: &Affine, constant: Expression<Fr>| {
+                        f.coefficients
+                            .iter()
+                            .zip(&basis)
+                            .filter(|(a, _)| **a != Fr::zero())
+                            .map(|(a, b)| c(*a) * b.clone())
+                            .fold(constant, |acc, term| acc + term)
+                    };
+                    for j in 0..rounds {
+                        constraints.push(q.clone() * (x2(j) - x(j) * x(j)));
+                    }
+                    for j in 1..rounds {
+                        let f = &functions[j - 1];
+                        constraints.push(q.clone() * (x(j) - value(f, k[j - 1].clone())));
+                    }
+                    for i in 0..T {
+                        let f = &functions[rounds - 1 + i];
+                        let constant = k[rounds - 1 + i].clone();
+                        constraints.push(q.clone() * (next[i].clone() - value(f, constant)));
+                    }
+                }
+                constraints
+            });
+        }
+        Self { sets, constants, selectors }
+    }
+
+    /// Slots (permutations) per column set with `usable_rows` rows.
+    pub fn slots_per_set(usable_rows: usize) -> usize {
+        usable_rows.saturating_sub(1) / ROWS_PER_PERMUTATION
+    }
+
+    /// Assigns `permutations` (slot after slot, set after set) and the fixed columns, and ties
+    /// inputs and outputs to their virtual cells. `copy_manager` is `None` only for witness
+    /// generation without constraints. `tamper` changes one cell (tests only; its row counts
+    /// from the slot's link row, 0, to its output row, 17).
+    pub fn assign(
+        &self,
+        mut layouter: impl Layouter<Fr>,
+        permutations: &[PermutationCells],
+        usable_rows: usize,
+        copy_manager: Option<&SharedCopyConstraintManager<Fr>>,
+        tamper: Option<TamperCell>,
+    ) {
+        let slots = Self::slots_per_set(usable_rows);
+        assert!(
+            permutations.len() <= slots * self.sets.len(),
+            "{} permutations do not fit {} column sets of {slots} slots",
+            permutations.len(),
+            self.sets.len()
+        );
+        layouter
+            .assign_region(
+                || "poseidon permutations (wide)",
+                |mut region| {
+                    self.assign_fixed(&mut region, slots);
+                    let mut copy_manager = copy_manager.map(|c| c.lock().unwrap());
+                    let dummy = permutation_rows([Fr::zero(); T], false);
+                    for (set, columns) in self.sets.iter().enumerate() {
+                        let first = set * slots;
+                        let mut rows =
+                            vec![[Fr::zero(); COLUMNS_PER_SET]; 1 + slots * ROWS_PER_PERMUTATION];
+                        for slot in 0..slots {
+                            let base = slot * ROWS_PER_PERMUTATION;
+                            let (body, output) = match permutations.get(first + slot) {
+                                Some(p) => {
+                                    let input = p.input.map(|cell| *cell.value());
+                                    let swap = *p.swap.value() == Fr::one();
+                                    rows[base][3..6].copy_from_slice(&input);
+                                    rows[base][6] = p.swap.value().to_owned();
+                                    permutation_rows(input, swap)
+                                }
+                                None => dummy.clone(),
+                            };
+                            rows[base + 1..base + ROWS_PER_PERMUTATION].copy_from_slice(&body);
+                            rows[base + ROWS_PER_PERMUTATION][..T].copy_from_slice(&output);
+                        }
+                        if let Some(t) = tamper.filter(|t| (first..first + slots).contains(&t.slot))
+                        {
+                            rows[(t.slot - first) * ROWS_PER_PERMUTATION + t.row][t.column] +=
+                                Fr::one();
+                        }
+                        let cells: Vec<[Cell; COLUMNS_PER_SET]> = rows
+                            .iter()
+                            .enumerate()
+                            .map(|(offset, values)| {
+                                assign_row(&mut region, columns, offset, values)
+                            })
+                            .collect();
+                        let Some(copy_manager) = copy_manager.as_mut() else { continue };
+                        for (slot, permutation) in permutations[first.min(permutations.len())..]
+                            .iter()
+                            .take(slots)
+                            .enumerate()
+                        {
+                            let base = slot * ROWS_PER_PERMUTATION;
+                            let inputs = permutation.input.iter().chain([&permutation.swap]);
+                            for (virtual_cell, cell) in inputs.zip(&cells[base][3..7]) {
+                                constrain_virtual_equals_external(
+                                    &mut region,
+                                    *virtual_cell,
+                                    *cell,
+                                    copy_manager,
+                                );
+                            }
+                            let outputs = &cells[base + ROWS_PER_PERMUTATION][..T];
+                            for (output, cell) in permutation.output.iter().zip(outputs) {
+                                if let Some(virtual_cell) = output {
+                                    constrain_virtual_equals_external(
+                                        &mut region,
+                                        *virtual_cell,
+                                        *cell,
+                                        copy_manager,
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .expect("the Poseidon region assigns");
+    }
+
+    fn assign_fixed(&self, region: &mut Region<'_, Fr>, slots: usize) {
+        let constants: Vec<[Fr; CONSTANTS]> =
+            (0..ROWS_PER_PERMUTATION).map(row_constants).collect();
+        for slot in 0..slots {
+            for (row, row_constants) in constants.iter().enumerate() {
+                let offset = slot * ROWS_PER_PERMUTATION + row;
+                for (column, value) in self.constants.iter().zip(row_constants) {
+                    raw_assign_fixed(region, *column, offset, *value);
+                }
+                let selector = match row_kind(row) {
+                    RowKind::Link => 0,
+                    RowKind::Full => 1,
+                    RowKind::Partial(LONG) => 2,
+                    RowKind::Partial(_) => 3,
+                };
+                for (i, column) in self.selectors.iter().enumerate() {
+                    let on = if selector == i { Fr::one() } else { Fr::zero() };
+                    raw_assign_fixed(region, *column, offset, on);
+                }
+            }
+        }
+    }
+}
+
+fn assign_row(
+    region: &mut Region<'_, Fr>,
+    columns: &[Column<Advice>; COLUMNS_PER_SET],
+    offset: usize,
+    values: &[Fr; COLUMNS_PER_SET],
+) -> [Cell; COLUMNS_PER_SET] {
+    std::array::from_fn(|i| {
+        raw_assign_advice(region, columns[i], offset, Value::known(values[i])).cell()
+    })
+}
+
+/// Whether cell `(row, column)` of a slot (rows from its link row, 0, to its output row, 17)
+/// holds a value the permutation uses; the others are unused and unconstrained.
+pub fn cell_is_used(row: usize, column: usize) -> bool {
+    match row {
+        0 => (3..7).contains(&column),
+        ROWS_PER_PERMUTATION => column < T,
+        r => match row_kind(r) {
+            RowKind::Partial(k) => column < 2 + 2 * k,
+            _ => column < COLUMNS_PER_SET,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_reproduce_the_native_permutation() {
+        for (input, swap) in [
+            ([Fr::zero(); T], false),
+            ([Fr::from(5), Fr::from(7), Fr::from(11)], false),
+            ([Fr::from(5), Fr::from(7), Fr::from(11)], true),
+        ] {
+            let (rows, output) = permutation_rows(input, swap);
+            assert_eq!(rows.len(), ROWS_PER_PERMUTATION - 1);
+            let mut expected = if swap { [input[0], input[2], input[1]] } else { input };
+            native::permute(&mut expected);
+            assert_eq!(output, expected);
+        }
+    }
+
+    #[test]
+    fn rows_cover_every_round_once() {
+        let mut rounds = Vec::new();
+        for row in 1..ROWS_PER_PERMUTATION {
+            let r = first_round(row);
+            let count = match row_kind(row) {
+                RowKind::Full => 2,
+                RowKind::Partial(k) => k,
+                RowKind::Link => unreachable!(),
+            };
+            for round in r..r + count {
+                assert_eq!(
+                    native::is_full_round(round),
+                    row_kind(row) == RowKind::Full,
+                    "row {row}"
+                );
+                rounds.push(round);
+            }
+        }
+        assert_eq!(rounds, (0..R_F + R_P).collect::<Vec<_>>());
+    }
+
+    /// The rows of one slot (link, body, output link) derived cell by cell from the gate's own
+    /// relations, each cell from the cells before it, with one added to cell `inject` right
+    /// after it is derived: every later cell follows the changed one, so exactly the relation
+    /// that defines `inject` is broken.
+    fn derive_rows(
+        input: [Fr; T],
+        swap: Fr,
+        inject: Option<(usize, usize)>,
+    ) -> Vec<[Fr; COLUMNS_PER_SET]> {
+        let m = native::mds();
+        let mut rows = vec![[Fr::zero(); COLUMNS_PER_SET]; ROWS_PER_PERMUTATION + 1];
+        let set = |rows: &mut Vec<[Fr; COLUMNS_PER_SET]>, r: usize, c: usize, v: Fr| {
+            rows[r][c] = if inject == Some((r, c)) { v + Fr::one() } else { v };
+        };
+        for (i, value) in input.iter().enumerate() {
+            set(&mut rows, 0, 3 + i, *value);
+        }
+        set(&mut rows, 0, 6, swap);
+        let sbox = |x: Fr, x2: Fr| x2 * x2 * x;
+        for r in 1..=ROWS_PER_PERMUTATION {
+            let p = rows[r - 1];
+            let k = row_constants(r - 1);
+            // This row's state: the previous row's `next`.
+            let next: [Fr; T] = match row_kind(r - 1) {
+                RowKind::Link => {
+                    let b = p[6];
+                    [p[3] + k[0], p[4] + b * (p[5] - p[4]) + k[1], p[5] + b * (p[4] - p[5]) + k[2]]
+                }
+                RowKind::Full => [0, 1, 2].map(|i| {
+                    (0..T).map(|j| m[i][j] * sbox(p[6 + j], p[9 + j])).sum::<Fr>() + k[T + i]
+                }),
+                RowKind::Partial(n) => {
+                    let functions = partial_functions(n, None);
+                    let basis: Vec<Fr> = [p[1], p[2], sbox(p[0], p[3])]
+                        .into_iter()
+                        .chain((1..n).map(|j| sbox(p[2 + 2 * j], p[3 + 2 * j])))
+                        .collect();
+                    [0, 1, 2].map(|i| {
+                        let f = &functions[n - 1 + i];
+                        f.coefficients.iter().zip(&basis).map(|(a, b)| *a * b).sum::<Fr>()
+                            + k[n - 1 + i]
+                    })
+                }
+            };
+            for (i, value) in next.iter().enumerate() {
+                set(&mut rows, r, i, *value);
+            }
+            if r == ROWS_PER_PERMUTATION {
+                break;
+            }
+            let k = row_constants(r);
+            match row_kind(r) {
+                RowKind::Full => {
+                    for i in 0..T {
+                        let v = rows[r][i].square();
+                        set(&mut rows, r, 3 + i, v);
+                    }
+                    for i in 0..T {
+                        let c = &rows[r];
+                        let v = (0..T).map(|j| m[i][j] * sbox(c[j], c[3 + j])).sum::<Fr>() + k[i];
+                        set(&mut rows, r, 6 + i, v);
+                    }
+                    for i in 0..T {
+                        let v = rows[r][6 + i].square();
+                        set(&mut rows, r, 9 + i, v);
+                    }
+                }
+                RowKind::Partial(n) => {
+                    let v = rows[r][0].square();
+                    set(&mut rows, r, 3, v);
+                    let functions = partial_functions(n, None);
+                    for j in 1..n {
+                        let c = rows[r];
+                        let basis: Vec<Fr> = [c[1], c[2], sbox(c[0], c[3])]
+                            .into_iter()
+                            .chain((1..j).map(|l| sbox(c[2 + 2 * l], c[3 + 2 * l])))
+                            .collect();
+                        let f = &functions[j - 1];
+                        let v = f.coefficients.iter().zip(&basis).map(|(a, b)| *a * b).sum::<Fr>()
+                            + k[j - 1];
+                        set(&mut rows, r, 2 + 2 * j, v);
+                        let v = rows[r][2 + 2 * j].square();
+                        set(&mut rows, r, 3 + 2 * j, v);
+                    }
+                }
+                RowKind::Link => unreachable!("rows 1..=16 are the body"),
+            }
+        }
+        rows
+    }
+
+    /// One column set with one slot, laid out from given rows, no copy constraints: only the
+    /// gate can object.
+    struct GateOnly(Vec<[Fr; COLUMNS_PER_SET]>);
+
+    impl halo2_base::halo2_proofs::plonk::Circuit<Fr> for GateOnly {
+        type Config = WidePoseidonGateConfig;
+        type FloorPlanner = halo2_base::halo2_proofs::circuit::SimpleFloorPlanner;
+        type Params = ();
+
+        fn without_witnesses(&self) -> Self {
+            Self(vec![])
+        }
+
+        fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+            WidePoseidonGateConfig::configure(meta, 1)
+        }
+
+        fn synthesize(
+            &self,
+            config: Self::Config,
+            mut layouter: impl Layouter<Fr>,
+        ) -> Result<(), halo2_base::halo2_proofs::plonk::Error> {
+            layouter.assign_region(
+                || "one slot",
+                |mut region| {
+                    config.assign_fixed(&mut region, 1);
+                    for (offset, values) in self.0.iter().enumerate() {
+                        assign_row(&mut region, &config.sets[0], offset, values);
+                    }
+                    Ok(())
+                },
+            )
+        }
+    }
+
+    fn gate_accepts(rows: Vec<[Fr; COLUMNS_PER_SET]>) -> bool {
+        halo2_base::halo2_proofs::dev::MockProver::run(7, &GateOnly(rows), vec![])
+            .expect("the circuit synthesizes")
+            .verify()
+            .is_ok()
+    }
+
+    /// Every relation of the gate is there: a witness that breaks exactly one (one cell changed,
+    /// every later cell derived from it) is refused, for every cell the gate defines (all but
+    /// the inputs, which copy constraints pin); the honest one is accepted, and its output is
+    /// the native permutation's.
+    #[test]
+    fn every_relation_of_the_gate_is_enforced() {
+        let input = [Fr::from(3), Fr::from(1), Fr::from(4)];
+        let honest = derive_rows(input, Fr::one(), None);
+        let mut expected = [input[0], input[2], input[1]];
+        native::permute(&mut expected);
+        assert_eq!(honest[ROWS_PER_PERMUTATION][..T], expected);
+        assert!(gate_accepts(honest));
+        let mut checked = 0;
+        for row in 0..=ROWS_PER_PERMUTATION {
+            for column in 0..COLUMNS_PER_SET {
+                let input_cell = row == 0 && (3..6).contains(&column);
+                if input_cell || !cell_is_used(row, column) {
+                    continue;
+                }
+                let rows = derive_rows(input, Fr::one(), Some((row, column)));
+                assert!(!gate_accepts(rows), "a changed cell ({row}, {column}) was accepted");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 1 + 2 * 12 + LONG_ROWS * 12 + 6 + 2 * 12 + 3);
+    }
+
+    /// The affine functions the gate fixes reproduce the rows the witness computes.
+    #[test]
+    fn partial_functions_reproduce_the_rows() {
+        let (rows, _) = permutation_rows([Fr::from(3), Fr::from(1), Fr::from(4)], false);
+        for (i, cells) in rows.iter().enumerate() {
+            let row = i + 1;
+            let RowKind::Partial(k) = row_kind(row) else { continue };
+            let y = |j: usize| pow5(if j == 0 { cells[0] } else { cells[2 + 2 * j] });
+            let basis: Vec<Fr> = [cells[1], cells[2]].into_iter().chain((0..k).map(y)).collect();
+            let eval = |f: &Affine| {
+                f.coefficients.iter().zip(&basis).map(|(a, b)| *a * b).sum::<Fr>() + f.constant
+            };
+            let functions = partial_functions(k, Some(first_round(row)));
+            for j in 1..k {
+                assert_eq!(eval(&functions[j - 1]), cells[2 + 2 * j], "row {row}, x{j}");
+            }
+            let next = rows[i + 1];
+            for t in 0..T {
+                assert_eq!(eval(&functions[k - 1 + t]), next[t], "row {row}, next {t}");
+            }
+            let constants = row_constants(row);
+            for (f, c) in functions.iter().zip(constants) {
+                assert_eq!(f.constant, c);
+            }
+        }
+    }
+}
