@@ -10,6 +10,9 @@
 //! - [`poseidon`]: a dedicated single-phase Poseidon gate (39 rows × 6 columns = 234 advice
 //!   cells per permutation, degree 4) and the chip that hashes with it, tested bit for bit
 //!   against `merit_core::poseidon` (`tests/poseidon_gate.rs`);
+//! - [`poseidon_wide`]: the same permutation on 12-column sets, two full or five partial rounds
+//!   per row (17 rows × 12 = 204 cells), for the throughput configurations
+//!   (`"poseidon_layout": "wide"`);
 //! - [`fixed_point`]: floor division with a range-checked remainder, ReLU, clamp, signed range
 //!   checks and a sign bit, each constraining witness values taken from merit-core's trace;
 //! - [`builder`]: the circuit builder: halo2-base's base circuit, a dynamic `(key, value)`
