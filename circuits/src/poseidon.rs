@@ -33,13 +33,13 @@ use std::collections::BTreeMap;
 use halo2_base::{
     gates::GateInstructions,
     halo2_proofs::{
-        circuit::{Layouter, Region, Value},
+        circuit::{Cell, Layouter, Region, Value},
         halo2curves::bn256::Fr,
         plonk::{Advice, Column, ConstraintSystem, Expression, Fixed},
         poly::Rotation,
     },
     utils::halo2::{constrain_virtual_equals_external, raw_assign_advice, raw_assign_fixed},
-    virtual_region::copy_constraints::SharedCopyConstraintManager,
+    virtual_region::copy_constraints::{CopyConstraintManager, SharedCopyConstraintManager},
     AssignedValue, Context,
 };
 use merit_core::poseidon::{self as native, R_F, R_P, T};
@@ -90,7 +90,7 @@ fn round_of_row(row: usize) -> usize {
 }
 
 /// The round constants of `round`, zero past the last round.
-fn rc(round: usize) -> [Fr; T] {
+pub(crate) fn rc(round: usize) -> [Fr; T] {
     native::round_constants().get(round).copied().unwrap_or([Fr::zero(); T])
 }
 
@@ -116,12 +116,12 @@ fn row_constants(row: usize) -> [Fr; 4] {
     }
 }
 
-fn pow5(x: Fr) -> Fr {
+pub(crate) fn pow5(x: Fr) -> Fr {
     let x2 = x.square();
     x2.square() * x
 }
 
-fn mds_apply(v: [Fr; T]) -> [Fr; T] {
+pub(crate) fn mds_apply(v: [Fr; T]) -> [Fr; T] {
     let m = native::mds();
     [0, 1, 2].map(|i| m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2])
 }
@@ -392,12 +392,7 @@ impl PoseidonGateConfig {
         tamper: Option<TamperCell>,
     ) {
         let slots = Self::slots_per_set(usable_rows);
-        assert!(
-            permutations.len() <= slots * self.sets.len(),
-            "{} permutations do not fit {} column sets of {slots} slots",
-            permutations.len(),
-            self.sets.len()
-        );
+        assert_fits(permutations.len(), self.sets.len(), slots);
         layouter
             .assign_region(
                 || "poseidon permutations",
@@ -421,25 +416,8 @@ impl PoseidonGateConfig {
                             rows[t.row][t.column] += Fr::one();
                         }
                         let cells = assign_rows(&mut region, columns, base, &rows);
-                        let Some(copy_manager) = copy_manager.as_mut() else { continue };
-                        let inputs = permutation.input.iter().chain([&permutation.swap]);
-                        for (virtual_cell, cell) in inputs.zip(&cells.first) {
-                            constrain_virtual_equals_external(
-                                &mut region,
-                                *virtual_cell,
-                                *cell,
-                                copy_manager,
-                            );
-                        }
-                        for (output, cell) in permutation.output.iter().zip(&cells.last) {
-                            if let Some(virtual_cell) = output {
-                                constrain_virtual_equals_external(
-                                    &mut region,
-                                    *virtual_cell,
-                                    *cell,
-                                    copy_manager,
-                                );
-                            }
+                        if let Some(copy_manager) = copy_manager.as_mut() {
+                            permutation.tie(&mut region, &cells.first, &cells.last, copy_manager);
                         }
                     }
                     Ok(())
@@ -474,8 +452,8 @@ impl PoseidonGateConfig {
 
 /// The cells of a slot that copy constraints reach: row 0's `s0, s1, s2, a0` and the output.
 struct SlotCells {
-    first: [halo2_base::halo2_proofs::circuit::Cell; 4],
-    last: [halo2_base::halo2_proofs::circuit::Cell; 3],
+    first: [Cell; 4],
+    last: [Cell; 3],
 }
 
 fn assign_rows(
@@ -512,6 +490,36 @@ pub struct PermutationCells {
     pub swap: AssignedValue<Fr>,
     /// Output words the circuit uses.
     pub output: [Option<AssignedValue<Fr>>; T],
+}
+
+impl PermutationCells {
+    /// Ties the virtual cells to the gate's: `inputs` are the laid-out `(s0, s1, s2, swap)`,
+    /// `outputs` the output state (only the wanted words are tied).
+    pub(crate) fn tie(
+        &self,
+        region: &mut Region<'_, Fr>,
+        inputs: &[Cell],
+        outputs: &[Cell],
+        copy_manager: &mut CopyConstraintManager<Fr>,
+    ) {
+        let virtual_inputs = self.input.iter().chain([&self.swap]);
+        for (virtual_cell, cell) in virtual_inputs.zip(inputs) {
+            constrain_virtual_equals_external(region, *virtual_cell, *cell, copy_manager);
+        }
+        for (output, cell) in self.output.iter().zip(outputs) {
+            if let Some(virtual_cell) = output {
+                constrain_virtual_equals_external(region, *virtual_cell, *cell, copy_manager);
+            }
+        }
+    }
+}
+
+/// Panics unless `permutations` fit `sets` column sets of `slots` slots.
+pub(crate) fn assert_fits(permutations: usize, sets: usize, slots: usize) {
+    assert!(
+        permutations <= slots * sets,
+        "{permutations} permutations do not fit {sets} column sets of {slots} slots"
+    );
 }
 
 /// Hashing with the Poseidon gate: records permutations on halo2-base virtual cells; the

@@ -41,12 +41,12 @@ use halo2_base::{
         plonk::{Advice, Column, ConstraintSystem, Expression, Fixed},
         poly::Rotation,
     },
-    utils::halo2::{constrain_virtual_equals_external, raw_assign_advice, raw_assign_fixed},
+    utils::halo2::{raw_assign_advice, raw_assign_fixed},
     virtual_region::copy_constraints::SharedCopyConstraintManager,
 };
 use merit_core::poseidon::{self as native, R_F, R_P, T};
 
-use crate::poseidon::{PermutationCells, TamperCell};
+use crate::poseidon::{assert_fits, mds_apply, pow5, rc, PermutationCells, TamperCell};
 
 /// Advice columns of one column set.
 pub const COLUMNS_PER_SET: usize = 12;
@@ -88,11 +88,6 @@ fn first_round(row: usize) -> usize {
         r if r <= 3 + LONG_ROWS => R_F / 2 + LONG * (r - 3),
         r => R_F / 2 + R_P + 2 * (r - 4 - LONG_ROWS),
     }
-}
-
-/// The round constants of `round`, zero past the last round.
-fn rc(round: usize) -> [Fr; T] {
-    native::round_constants().get(round).copied().unwrap_or([Fr::zero(); T])
 }
 
 /// An affine function of a partial row's `[s1, s2, y0, .., y(K-1)]`.
@@ -158,15 +153,6 @@ fn row_constants(row: usize) -> [Fr; CONSTANTS] {
         }
     }
     out
-}
-
-fn pow5(x: Fr) -> Fr {
-    x.square().square() * x
-}
-
-fn mds_apply(v: [Fr; T]) -> [Fr; T] {
-    let m = native::mds();
-    [0, 1, 2].map(|i| m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2])
 }
 
 /// The body rows `1..=16` of one permutation of `input` (swapped by `swap`) and its output.
@@ -340,12 +326,7 @@ impl WidePoseidonGateConfig {
         tamper: Option<TamperCell>,
     ) {
         let slots = Self::slots_per_set(usable_rows);
-        assert!(
-            permutations.len() <= slots * self.sets.len(),
-            "{} permutations do not fit {} column sets of {slots} slots",
-            permutations.len(),
-            self.sets.len()
-        );
+        assert_fits(permutations.len(), self.sets.len(), slots);
         layouter
             .assign_region(
                 || "poseidon permutations (wide)",
@@ -359,18 +340,15 @@ impl WidePoseidonGateConfig {
                             vec![[Fr::zero(); COLUMNS_PER_SET]; 1 + slots * ROWS_PER_PERMUTATION];
                         for slot in 0..slots {
                             let base = slot * ROWS_PER_PERMUTATION;
-                            let (body, output) = match permutations.get(first + slot) {
-                                Some(p) => {
-                                    let input = p.input.map(|cell| *cell.value());
-                                    let swap = *p.swap.value() == Fr::one();
-                                    rows[base][3..6].copy_from_slice(&input);
-                                    rows[base][6] = p.swap.value().to_owned();
-                                    permutation_rows(input, swap)
-                                }
-                                None => dummy.clone(),
-                            };
-                            rows[base + 1..base + ROWS_PER_PERMUTATION].copy_from_slice(&body);
-                            rows[base + ROWS_PER_PERMUTATION][..T].copy_from_slice(&output);
+                            let laid_out = permutations.get(first + slot).map(|p| {
+                                let input = p.input.map(|cell| *cell.value());
+                                rows[base][3..6].copy_from_slice(&input);
+                                rows[base][6] = *p.swap.value();
+                                permutation_rows(input, *p.swap.value() == Fr::one())
+                            });
+                            let (body, output) = laid_out.as_ref().unwrap_or(&dummy);
+                            rows[base + 1..base + ROWS_PER_PERMUTATION].copy_from_slice(body);
+                            rows[base + ROWS_PER_PERMUTATION][..T].copy_from_slice(output);
                         }
                         if let Some(t) = tamper.filter(|t| (first..first + slots).contains(&t.slot))
                         {
@@ -391,26 +369,8 @@ impl WidePoseidonGateConfig {
                             .enumerate()
                         {
                             let base = slot * ROWS_PER_PERMUTATION;
-                            let inputs = permutation.input.iter().chain([&permutation.swap]);
-                            for (virtual_cell, cell) in inputs.zip(&cells[base][3..7]) {
-                                constrain_virtual_equals_external(
-                                    &mut region,
-                                    *virtual_cell,
-                                    *cell,
-                                    copy_manager,
-                                );
-                            }
                             let outputs = &cells[base + ROWS_PER_PERMUTATION][..T];
-                            for (output, cell) in permutation.output.iter().zip(outputs) {
-                                if let Some(virtual_cell) = output {
-                                    constrain_virtual_equals_external(
-                                        &mut region,
-                                        *virtual_cell,
-                                        *cell,
-                                        copy_manager,
-                                    );
-                                }
-                            }
+                            permutation.tie(&mut region, &cells[base][3..7], outputs, copy_manager);
                         }
                     }
                     Ok(())

@@ -27,20 +27,6 @@ fn random_inputs(rng: &mut SplitMix64, len: usize) -> Vec<Fr> {
 
 const LAYOUTS: [PoseidonLayout; 2] = [PoseidonLayout::Narrow, PoseidonLayout::Wide];
 
-/// [`run_in`] with the narrow layout.
-fn run(
-    inputs: Vec<Fr>,
-    expected: Fr,
-    hash: impl FnOnce(
-        &mut halo2_base::Context<Fr>,
-        &mut PoseidonChip,
-        &[AssignedValue<Fr>],
-    ) -> AssignedValue<Fr>,
-    tamper: impl FnOnce(&mut MeritCircuitBuilder),
-) -> (Fr, CircuitStats, bool) {
-    run_in(PoseidonLayout::Narrow, 12, inputs, expected, hash, tamper)
-}
-
 /// Hashes `inputs` in the circuit (`2^k` rows, the gate in `layout`) with `hash`, constrains
 /// the result to equal `expected`, and returns the in-circuit value, the stats and whether
 /// MockProver accepted.
@@ -130,7 +116,9 @@ fn account_leaf_and_node_hashes_agree() {
     assert!(stats.degree <= 4, "degree {}", stats.degree);
 
     let (l, r) = (Fr::from(5), Fr::from(9));
-    let (value, stats, ok) = run(
+    let (value, stats, ok) = run_in(
+        PoseidonLayout::Narrow,
+        12,
         vec![l, r],
         poseidon::hash2(l, r),
         |ctx, poseidon, cells| poseidon.hash2(ctx, cells[0], cells[1]),
