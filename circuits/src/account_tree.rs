@@ -19,10 +19,10 @@ use halo2_base::{
     AssignedValue, Context,
 };
 use merit_core::{
-    account_tree::AccountLeaf,
+    account_tree::{zero_hashes, AccountLeaf},
     batch::{AccountUpdate, LeafUpdate},
     field::{fr_from_address, fr_from_u128},
-    MAX_CUMULATIVE,
+    State, MAX_CUMULATIVE,
 };
 
 use crate::poseidon::PoseidonChip;
@@ -104,6 +104,31 @@ pub fn write_leaf(
     let old_root = merkle_root(ctx, poseidon, old_leaf, &bits, &siblings);
     ctx.constrain_equal(&old_root, &root);
     merkle_root(ctx, poseidon, new_leaf, &bits, &siblings)
+}
+
+/// The root of the tree's first `2^levels` leaves (the subtree at height `levels` on the left
+/// edge): the account slots' starting root when the circuit writes `levels` levels only.
+pub fn prefix_root(state: &State, levels: usize) -> Fr {
+    let proof = state.tree().proof(0).expect("index 0 is in every tree");
+    merit_core::account_tree::compute_root(0, proof.leaf, &proof.siblings[..levels])
+}
+
+/// The root of the whole tree of `depth` levels whose first `2^levels` leaves have the root
+/// `prefix` and whose other leaves are empty: `prefix` hashed up the left edge with the
+/// empty-subtree hashes (constants) as right siblings, `depth - levels` permutations.
+/// Collision resistance makes it injective, so constraining it to a root also proves that
+/// every leaf at `2^levels` or beyond is empty.
+pub fn lift_prefix_root(
+    ctx: &mut Context<Fr>,
+    poseidon: &mut PoseidonChip,
+    prefix: AssignedValue<Fr>,
+    (levels, depth): (usize, usize),
+) -> AssignedValue<Fr> {
+    let empty = zero_hashes(depth);
+    (levels..depth).fold(prefix, |node, height| {
+        let sibling = ctx.load_constant(empty[height]);
+        poseidon.hash2(ctx, node, sibling)
+    })
 }
 
 /// The sentinel leaf at index 0 records the account count `n`: loads `n` from the trace's final

@@ -23,6 +23,8 @@
 //! circuit evaluates the list it proves at `r`
 //! (`merit_core::batch::touched_evaluation` explains why that binds it).
 
+use std::borrow::Cow;
+
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
     halo2_proofs::halo2curves::bn256::Fr,
@@ -31,7 +33,7 @@ use halo2_base::{
 };
 use merit_core::{
     account_tree::AccountLeaf,
-    batch::{batch_commitment_seed, AccountUpdate, LeafUpdate},
+    batch::{batch_commitment_seed, AccountUpdate, BatchTrace, LeafUpdate},
     field::{fr_from_address, fr_from_i64, fr_from_u128},
     model::TABLE_DOMAIN_BITS,
     vectors::BatchVector,
@@ -40,7 +42,9 @@ use merit_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    account_tree::{load_account_count, update_account, write_sentinel},
+    account_tree::{
+        lift_prefix_root, load_account_count, prefix_root, update_account, write_sentinel,
+    },
     builder::{MeritCircuitBuilder, TableLookups},
     contribution::{chain, contribution_hash, load_contribution},
     fixed_point::pow2,
@@ -66,8 +70,31 @@ pub struct BatchShape {
     pub max_new_accounts: Option<usize>,
     /// Account-tree depth.
     pub depth: usize,
+    /// The tree levels each leaf write hashes (`< depth`; `None`: all of them). Every written
+    /// leaf then lies among the first `2^active_depth` (the circuit's account capacity, the
+    /// sentinel included), so above that level every right subtree is empty and the path is the
+    /// same for every write: it is hashed twice per batch (prefix roots to `prev_root` and
+    /// `new_root`, [`crate::account_tree::lift_prefix_root`]) instead of twice per write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_depth: Option<usize>,
+    /// Whether the contribution fields that only enter the contribution hash (task id, payload
+    /// limbs) go without range checks ([`crate::contribution`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lean_range_checks: bool,
     /// The model's shape.
     pub model: ModelShape,
+}
+
+impl BatchShape {
+    /// The levels each leaf write hashes: `active_depth`, or the whole depth.
+    pub fn write_levels(&self) -> usize {
+        self.active_depth.unwrap_or(self.depth)
+    }
+
+    /// Leaves the circuit can write (`2^write_levels`, the sentinel at index 0 among them).
+    pub fn leaf_capacity(&self) -> u64 {
+        1u64.checked_shl(self.write_levels() as u32).unwrap_or(u64::MAX)
+    }
 }
 
 /// Why a batch does not fit a circuit shape.
@@ -102,6 +129,21 @@ pub enum BatchCircuitError {
     /// The split layout's writes could not be derived from the trace.
     #[error(transparent)]
     Split(#[from] crate::split_layout::SplitError),
+    /// The accounts after the batch do not fit the circuit's `active_depth`.
+    #[error(
+        "the tree would hold {leaves} leaves (the sentinel and {} accounts) after the batch; the \
+         circuit writes only the first {capacity} (active_depth {active_depth}): prove it with a \
+         configuration of a larger active_depth",
+        leaves - 1
+    )]
+    Capacity {
+        /// Leaves after the batch, the sentinel included.
+        leaves: u64,
+        /// The shape's [`BatchShape::leaf_capacity`].
+        capacity: u64,
+        /// The shape's `active_depth`.
+        active_depth: usize,
+    },
 }
 
 fn check_fits(shape: &BatchShape, vector: &BatchVector) -> Result<(), BatchCircuitError> {
@@ -116,13 +158,45 @@ fn check_fits(shape: &BatchShape, vector: &BatchVector) -> Result<(), BatchCircu
             shape: Box::new(shape.clone()),
         });
     }
+    let new = vector.trace.accounts.iter().filter(|u| u.is_new).count();
     if let Some(max_new_accounts) = shape.max_new_accounts {
-        let new = vector.trace.accounts.iter().filter(|u| u.is_new).count();
         if new > max_new_accounts {
             return Err(BatchCircuitError::NewAccounts { new, max_new_accounts });
         }
     }
+    if let Some(active_depth) = shape.active_depth {
+        let leaves = vector.prev_state.next_index() + new as u64;
+        if leaves > shape.leaf_capacity() {
+            return Err(BatchCircuitError::Capacity {
+                leaves,
+                capacity: shape.leaf_capacity(),
+                active_depth,
+            });
+        }
+    }
     Ok(())
+}
+
+/// `update`'s path cut to the circuit's write levels (the levels above are the shared spine).
+fn cut_path(update: &mut LeafUpdate, levels: usize) {
+    update.siblings.truncate(levels);
+}
+
+/// The trace with every path cut to the shape's write levels (borrowed when nothing is cut).
+fn trace_for<'v>(shape: &BatchShape, vector: &'v BatchVector) -> Cow<'v, BatchTrace> {
+    let levels = shape.write_levels();
+    if levels == vector.prev_state.depth() {
+        return Cow::Borrowed(&vector.trace);
+    }
+    let mut trace = vector.trace.clone();
+    for update in &mut trace.accounts {
+        cut_path(&mut update.leaf, levels);
+        if let Some(low) = &mut update.low {
+            cut_path(low, levels);
+        }
+    }
+    cut_path(&mut trace.sentinel, levels);
+    Cow::Owned(trace)
 }
 
 /// The account slots' witness in the shape's layout.
@@ -142,12 +216,20 @@ impl AccountWitness {
             None => Self::Uniform,
             Some(links) => {
                 check_fits(shape, vector)?;
-                Self::Split(SplitWrites::plan(
+                let mut writes = SplitWrites::plan(
                     &vector.prev_state,
                     &vector.trace,
                     links,
                     shape.max_accounts,
-                )?)
+                )?;
+                let levels = shape.write_levels();
+                for write in writes.links.iter_mut().map(|l| &mut l.write) {
+                    cut_path(write, levels);
+                }
+                for write in writes.slots.iter_mut().map(|s| &mut s.write) {
+                    cut_path(write, levels);
+                }
+                Self::Split(writes)
             }
         })
     }
@@ -254,7 +336,7 @@ pub fn batch_circuit_with(
         if i > 0 {
             gate.assert_is_const(ctx, &late, &Fr::zero());
         }
-        let c = load_contribution(ctx, range, contribution);
+        let c = load_contribution(ctx, range, contribution, !shape.lean_range_checks);
         // A real contributor is never the sentinel's zero address.
         let zero_address = gate.is_zero(ctx, c.contributor);
         let bad = gate.mul(ctx, zero_address, is_real);
@@ -306,11 +388,20 @@ pub fn batch_circuit_with(
     let headroom = gate.sub(ctx, policy.batch_budget, total);
     range.range_check(ctx, headroom, 96);
 
-    // 3. Account slots.
-    let sentinel = &vector.trace.sentinel;
+    // 3. Account slots, on the prefix subtree of `active_depth` levels when the shape has one.
+    let trace = trace_for(shape, vector);
+    let sentinel = &trace.sentinel;
     let (count, mut next_index) = load_account_count(ctx, range, sentinel);
     let prev_root = ctx.load_witness(vector.output.prev_root);
-    let mut root = prev_root;
+    let mut root = match shape.active_depth {
+        None => prev_root,
+        Some(levels) => {
+            let prefix = ctx.load_witness(prefix_root(&vector.prev_state, levels));
+            let lifted = lift_prefix_root(ctx, poseidon, prefix, (levels, shape.depth));
+            ctx.constrain_equal(&lifted, &prev_root);
+            prefix
+        }
+    };
     // The split layout links the new accounts first.
     let mut new_accounts = match accounts {
         AccountWitness::Uniform => None,
@@ -331,8 +422,8 @@ pub fn batch_circuit_with(
     let mut power = ctx.load_constant(Fr::one());
     let mut evaluation = zero;
     for j in 0..shape.max_accounts {
-        let update = vector.trace.accounts.get(j).unwrap_or(&padding_slot);
-        let active = ctx.load_witness(Fr::from(u64::from(j < vector.trace.accounts.len())));
+        let update = trace.accounts.get(j).unwrap_or(&padding_slot);
+        let active = ctx.load_witness(Fr::from(u64::from(j < trace.accounts.len())));
         gate.assert_bit(ctx, active);
         let late = gate.mul_not(ctx, prev_active, active);
         gate.assert_is_const(ctx, &late, &Fr::zero());
@@ -406,7 +497,11 @@ pub fn batch_circuit_with(
     }
 
     // 4. The sentinel's count, once.
-    let new_root = write_sentinel(ctx, range, poseidon, root, (count, next_index), sentinel);
+    let root = write_sentinel(ctx, range, poseidon, root, (count, next_index), sentinel);
+    let new_root = match shape.active_depth {
+        None => root,
+        Some(levels) => lift_prefix_root(ctx, poseidon, root, (levels, shape.depth)),
+    };
     Ok([
         prev_root,
         new_root,

@@ -19,6 +19,16 @@
 //! permutation) or `wide` (twelve columns, 204 cells, `crate::poseidon_wide`). It changes the
 //! keys, so tiny and n16, whose EVM verifier and CUDA proof fixtures are committed, keep the
 //! default.
+//! `active_depth` is optional (below `depth`): each leaf write hashes only that many levels,
+//! and the levels above, where every right subtree is empty, are hashed twice per batch
+//! instead of twice per write. The circuit then proves batches on trees of at most
+//! `2^active_depth - 1` accounts (the sentinel takes index 0); a batch beyond is refused with
+//! `BatchCircuitError::Capacity`. The tree, its roots and the claim proofs stay `depth` deep.
+//! `lean_range_checks` is optional (default `false`): without the range checks that soundness
+//! does not need — the task id and payload-hash limbs, which only enter the contribution hash
+//! that the public batch commitment pins (`crate::contribution`), and one of the two checks of
+//! each dense-layer quotient's digits (`y + n` once, `crate::model::ModelShape`). It changes
+//! the keys, so tiny and n16 keep the default.
 //! `model` is a `merit-model/1` file, relative to the configuration file; the circuit fixes its
 //! shape (dimensions, scale, activations, range-check widths), not its weights.
 
@@ -64,6 +74,14 @@ pub struct CircuitConfig {
     /// The constraint system's degree, 4 or 5 (absent: the gates' own, 4); see the module docs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_degree: Option<usize>,
+    /// The tree levels each leaf write hashes, below `depth` (absent: all of them): the
+    /// circuit then proves batches on trees of at most `2^active_depth - 1` accounts (see
+    /// `BatchShape::active_depth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_depth: Option<usize>,
+    /// Drop the range checks the circuit does not need for soundness (see the module docs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lean_range_checks: bool,
     /// The Poseidon gate's layout, `narrow` (default) or `wide` (see `crate::poseidon_wide`).
     #[serde(default, skip_serializing_if = "PoseidonLayout::is_narrow")]
     pub poseidon_layout: PoseidonLayout,
@@ -179,12 +197,26 @@ impl CircuitConfig {
         if !(1..=64).contains(&self.depth) {
             return Err(invalid(format!("depth {} is outside 1..=64", self.depth)));
         }
+        if let Some(levels) = self.active_depth {
+            if levels == 0 || levels >= self.depth {
+                return Err(invalid(format!(
+                    "active_depth = {levels} must be in 1..depth ({}); leave it out to write \
+                     every level",
+                    self.depth
+                )));
+            }
+        }
         let shape = BatchShape {
             max_contributions: self.max_contributions,
             max_accounts: self.max_accounts,
             max_new_accounts: self.max_new_accounts,
             depth: self.depth,
-            model: ModelShape::of(&model)?,
+            active_depth: self.active_depth,
+            lean_range_checks: self.lean_range_checks,
+            model: ModelShape {
+                joint_digit_checks: self.lean_range_checks,
+                ..ModelShape::of(&model)?
+            },
         };
         Ok(LoadedConfig { config: self, model, shape })
     }

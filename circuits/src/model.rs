@@ -70,6 +70,12 @@ pub struct ModelShape {
     pub score_range: ScoreRange,
     /// `|raw score - bound| < 2^clamp_bits` for both bounds.
     pub clamp_bits: u32,
+    /// Range-check a layer's quotient digits `y`, `n` as one value `y + n` instead of one check
+    /// each: with `y · n = 0` one of them is zero and the other equals the sum, so both lie in
+    /// `[0, 2^split_bits)` all the same. Changes the keys (the configuration's
+    /// `lean_range_checks`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub joint_digit_checks: bool,
 }
 
 fn bit_length(x: u64) -> u32 {
@@ -99,6 +105,7 @@ impl ModelShape {
             layers,
             score_range: range,
             clamp_bits: bit_length(reach) + 1,
+            joint_digit_checks: false,
         })
     }
 
@@ -329,10 +336,15 @@ pub fn infer(
             for (p, cell) in cells.chunks(3).enumerate() {
                 let (r, y, n) = (cell[0], cell[1], cell[2]);
                 range.range_check(ctx, r, s as usize);
-                range.range_check(ctx, y, packed.split_bits as usize);
-                range.range_check(ctx, n, packed.split_bits as usize);
                 let both = gate.mul(ctx, y, n);
                 gate.assert_is_const(ctx, &both, &Fr::zero());
+                if shape.joint_digit_checks {
+                    let magnitude = gate.add(ctx, y, n);
+                    range.range_check(ctx, magnitude, packed.split_bits as usize);
+                } else {
+                    range.range_check(ctx, y, packed.split_bits as usize);
+                    range.range_check(ctx, n, packed.split_bits as usize);
+                }
                 let j = group.first + p;
                 output.push(match layer.activation {
                     Activation::Relu => y,

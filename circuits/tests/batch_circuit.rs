@@ -25,6 +25,8 @@ fn shape(vector: &BatchVector) -> BatchShape {
         max_accounts: 5,
         max_new_accounts: None,
         depth: vector.prev_state.depth(),
+        active_depth: None,
+        lean_range_checks: false,
         model: ModelShape::of(&vector.model).unwrap(),
     }
 }

@@ -48,15 +48,28 @@ fn every_configuration_loads() {
     assert_eq!((tiny.config.max_contributions, tiny.config.max_accounts), (4, 2));
     // The throughput configurations raise the degree; tiny and n16 keep the keys their
     // committed CUDA proofs and EVM verifiers were made with.
-    for (name, degree, layout) in [
-        ("tiny", None, PoseidonLayout::Narrow),
-        ("n16", None, PoseidonLayout::Narrow),
-        ("n64", Some(5), PoseidonLayout::Wide),
-        ("n256", Some(5), PoseidonLayout::Wide),
-        ("n1024", Some(5), PoseidonLayout::Wide),
+    // n256 and n1024 hash 19 levels per leaf write (2^19 - 1 accounts) and drop the range
+    // checks soundness does not need, where that saves columns.
+    let (w, n) = (PoseidonLayout::Wide, PoseidonLayout::Narrow);
+    for (name, degree, layout, active_depth, lean) in [
+        ("tiny", None, n, None, false),
+        ("n16", None, n, None, false),
+        ("n64", Some(5), w, None, false),
+        ("n256", Some(5), w, Some(19), true),
+        ("n1024", Some(5), w, Some(19), true),
     ] {
         let loaded = CircuitConfig::load(&configs_dir().join(format!("{name}.json"))).unwrap();
-        assert_eq!((loaded.config.min_degree, loaded.config.poseidon_layout), (degree, layout));
+        let c = &loaded.config;
+        assert_eq!(
+            (c.min_degree, c.poseidon_layout, c.active_depth, c.lean_range_checks),
+            (degree, layout, active_depth, lean),
+            "{name}"
+        );
+        assert_eq!(loaded.shape.active_depth, active_depth);
+        assert_eq!(
+            (loaded.shape.lean_range_checks, loaded.shape.model.joint_digit_checks),
+            (lean, lean)
+        );
     }
 }
 
@@ -78,6 +91,8 @@ fn bad_configurations_are_refused_with_a_reason() {
         (|c| c.max_new_accounts = Some(5), "max_new_accounts = 5"),
         (|c| c.min_degree = Some(3), "min_degree = 3"),
         (|c| c.min_degree = Some(6), "min_degree = 6"),
+        (|c| c.active_depth = Some(0), "active_depth = 0"),
+        (|c| c.active_depth = Some(24), "active_depth = 24"),
     ] {
         let err = with(edit).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
@@ -133,6 +148,33 @@ fn the_throughput_settings_raise_the_degree_and_narrow_the_poseidon_cells() {
     assert_eq!(tuned.poseidon_cells, plain.permutations * 17 * 12);
     assert_eq!(plain.poseidon_cells, plain.permutations * 39 * 6);
     assert!(tuned.total_advice_cells() < plain.total_advice_cells());
+}
+
+/// An `active_depth` of 19 at depth 24: each of the `M + K + 1` leaf writes (account slots,
+/// links, the sentinel) hashes 5 levels fewer on both paths, and the prefix root is lifted
+/// twice, 5 permutations each; the sample batch is refused below its accounts' capacity.
+#[test]
+fn an_active_depth_hashes_the_upper_levels_once_per_batch() {
+    let full = CircuitConfig::load(&configs_dir().join("n64.json")).unwrap();
+    assert_eq!(full.config.active_depth, None);
+    let mut prefix = full.config.clone();
+    prefix.active_depth = Some(19);
+    let prefix = prefix.with_model(full.model.clone()).unwrap();
+    let vector = sample_batch(&full).unwrap();
+    let (full_stats, prefix_stats) =
+        (circuit_stats(&full, &vector).unwrap(), circuit_stats(&prefix, &vector).unwrap());
+    let writes = full.config.max_accounts + full.config.max_new_accounts.unwrap() + 1;
+    assert_eq!(full_stats.permutations - prefix_stats.permutations, writes * 2 * 5 - 2 * 5);
+
+    // 13 accounts exist and 3 are new: with the sentinel, 17 leaves need 5 levels.
+    let mut small = full.config.clone();
+    small.active_depth = Some(4);
+    let mut small = small.with_model(full.model.clone()).unwrap();
+    let err = circuit_stats(&small, &vector).unwrap_err();
+    assert!(err.to_string().contains("17 leaves"), "{err}");
+    small.config.active_depth = Some(5);
+    small.shape.active_depth = Some(5);
+    assert!(circuit_stats(&small, &vector).is_ok());
 }
 
 /// The split layout's sample batch fills every slot (`K` new accounts, `M − K` existing ones),

@@ -39,14 +39,30 @@ struct Cost {
 
 /// Proves the inferences of `features` with `traces` (tampered or not) and returns the scores
 /// and what the scoring chip used per inference (the feature range checks of the harness not
-/// counted).
+/// counted). Runs with both digit checks (one per digit, and the joint `y + n` of
+/// `lean_range_checks`), which must agree; returns the first's.
 fn run(
     model: &QuantizedModel,
     features: &[Vec<i16>],
     traces: &[InferenceTrace],
     satisfied: bool,
 ) -> (Vec<Fr>, Cost) {
-    let shape = ModelShape::of(model).unwrap();
+    let (scores, cost) = run_with(model, features, traces, satisfied, false);
+    let (joint_scores, joint_cost) = run_with(model, features, traces, satisfied, true);
+    assert_eq!(joint_scores, scores);
+    // One digit check instead of two per quotient.
+    assert!(joint_cost.lookup < cost.lookup, "{joint_cost:?} against {cost:?}");
+    (scores, cost)
+}
+
+fn run_with(
+    model: &QuantizedModel,
+    features: &[Vec<i16>],
+    traces: &[InferenceTrace],
+    satisfied: bool,
+    joint_digit_checks: bool,
+) -> (Vec<Fr>, Cost) {
+    let shape = ModelShape { joint_digit_checks, ..ModelShape::of(model).unwrap() };
     let (out, result) = mock_prove(15, 12, |ctx, range, tables| {
         let assigned = load_model(ctx, range, &shape, model);
         // Tables are loaded once per circuit: load them here so they do not count per inference.
@@ -75,7 +91,7 @@ fn run(
         let n = features.len().max(1);
         (scores, Cost { advice: advice / n, lookup: lookup / n })
     });
-    assert_eq!(result.is_ok(), satisfied, "{result:?}");
+    assert_eq!(result.is_ok(), satisfied, "joint digit checks {joint_digit_checks}: {result:?}");
     out
 }
 

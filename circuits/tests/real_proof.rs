@@ -60,6 +60,8 @@ fn a_real_proof_verifies_and_a_changed_instance_does_not() {
         max_accounts: 2,
         max_new_accounts: None,
         depth: 4,
+        active_depth: None,
+        lean_range_checks: false,
         model: ModelShape::of(&vector.model).unwrap(),
     };
     // Development SRS: deterministic and insecure, for tests only.

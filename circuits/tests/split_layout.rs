@@ -27,6 +27,8 @@ fn shape(vector: &BatchVector, links: usize) -> BatchShape {
         max_contributions: 10,
         max_accounts: 5,
         max_new_accounts: Some(links),
+        active_depth: None,
+        lean_range_checks: false,
         depth: vector.prev_state.depth(),
         model: ModelShape::of(&vector.model).unwrap(),
     }
@@ -147,4 +149,86 @@ fn a_link_above_its_gap_fails() {
         let link = &mut w.links[0];
         link.write.old.as_mut().unwrap().next = link.address;
     });
+}
+
+/// `shape` writing only `levels` levels of the tree (`links`: the split layout, or uniform).
+fn prefix_shape(vector: &BatchVector, links: Option<usize>, levels: usize) -> BatchShape {
+    BatchShape { max_new_accounts: links, active_depth: Some(levels), ..shape(vector, 0) }
+}
+
+/// `shape` with the lean range checks (as the throughput configurations have them).
+fn lean(shape: BatchShape) -> BatchShape {
+    let model = ModelShape { joint_digit_checks: true, ..shape.model };
+    BatchShape { lean_range_checks: true, model, ..shape }
+}
+
+/// Builds the batch circuit for `vector` (its own witness) and runs MockProver against
+/// `vector.public_instances`.
+fn verify_own(vector: &BatchVector, shape: &BatchShape) -> Result<bool, BatchCircuitError> {
+    let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, 18, 17);
+    let instances = merit_circuits::batch::build_batch_circuit(&mut builder, shape, vector)?;
+    assert_eq!(instances, vector.public_instances);
+    builder.calculate_params();
+    Ok(MockProver::run(18, &builder, vec![instances]).unwrap().verify().is_ok())
+}
+
+/// The smallest `active_depth` whose prefix holds the tree after the batch.
+fn fitting_levels(vector: &BatchVector) -> usize {
+    let leaves = vector.prev_state.next_index() + new_accounts(vector) as u64;
+    leaves.next_power_of_two().trailing_zeros() as usize
+}
+
+#[test]
+fn honest_batches_satisfy_an_active_depth_with_their_outputs() {
+    for name in ["batch_d8_1.json", "batch_d8_2.json", "batch_d24_tanh.json"] {
+        let vector = golden(name);
+        let (depth, fitting) = (vector.prev_state.depth(), fitting_levels(&vector));
+        assert!(fitting < depth - 1, "{name}: the prefix is a real cut");
+        for links in [Some(new_accounts(&vector)), None] {
+            // The smallest prefix with the lean range checks as well.
+            for (levels, lean_checks) in [(fitting, true), (depth - 1, false)] {
+                let mut shape = prefix_shape(&vector, links, levels);
+                if lean_checks {
+                    shape = lean(shape);
+                }
+                assert!(verify_own(&vector, &shape).unwrap(), "{name} {links:?} {levels}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_batch_beyond_the_active_depth_is_refused() {
+    let vector = golden("batch_d8_1.json");
+    // An empty tree: the sentinel and 4 new accounts are 5 leaves; 2 levels hold 4.
+    assert_eq!(fitting_levels(&vector), 3);
+    let err = verify_own(&vector, &prefix_shape(&vector, Some(4), 2)).unwrap_err();
+    assert!(
+        matches!(err, BatchCircuitError::Capacity { leaves: 5, capacity: 4, active_depth: 2 }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("larger active_depth"), "{err}");
+}
+
+/// The attack the spine check stops: `prev_root` of a tree with the same first `2^levels`
+/// leaves plus one more leaf beyond them (an account the account slots would never see).
+#[test]
+fn a_leaf_beyond_the_prefix_fails() {
+    use merit_core::{account_tree::zero_hashes, poseidon::hash2};
+    for links in [Some(4), None] {
+        let mut vector = golden("batch_d8_1.json");
+        let levels = fitting_levels(&vector);
+        let shape = prefix_shape(&vector, links, levels);
+        assert!(verify_own(&vector, &shape).unwrap());
+        let zeros = zero_hashes(vector.prev_state.depth());
+        let prefix = merit_circuits::account_tree::prefix_root(&vector.prev_state, levels);
+        // The right neighbour subtree holds one leaf (value 7) at its index 0.
+        let neighbour = merit_core::account_tree::compute_root(0, Fr::from(7), &zeros[..levels]);
+        let hidden = (levels + 1..zeros.len() - 1)
+            .fold(hash2(prefix, neighbour), |node, height| hash2(node, zeros[height]));
+        assert_ne!(hidden, vector.output.prev_root);
+        vector.output.prev_root = hidden;
+        vector.public_instances[0] = hidden;
+        assert!(!verify_own(&vector, &shape).unwrap(), "{links:?}");
+    }
 }

@@ -114,17 +114,20 @@ fn the_split_account_layout_proves_and_verifies() {
     ));
 }
 
-/// The wide Poseidon layout, as the throughput configurations use it, proves for real: its proof
-/// verifies with its own keys only (and the narrow layout's with its own only), a changed
-/// instance is refused, and stored keys of the narrow layout are not loaded for it.
+/// The throughput configurations' settings (the wide Poseidon layout, degree 5, an active depth,
+/// the lean range checks) prove for real: the proof verifies with its own keys only (and the
+/// default circuit's with its own only), a changed instance is refused, and stored keys of the
+/// default circuit are not loaded for it.
 #[test]
-fn the_wide_poseidon_layout_proves_with_keys_of_its_own() {
+fn the_throughput_settings_prove_with_keys_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
     let narrow = tiny_config(dir.path(), "tiny", 13);
     let wide = {
         let mut config = narrow.config.clone();
         config.poseidon_layout = PoseidonLayout::Wide;
         config.min_degree = Some(5);
+        config.active_depth = Some(4);
+        config.lean_range_checks = true;
         config.with_model(narrow.model.clone()).unwrap()
     };
     let srs = Srs::development(14);

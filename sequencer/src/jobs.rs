@@ -478,6 +478,12 @@ impl JobQueue {
                 },
             )?;
         }
+        if loaded.shape.active_depth.is_some() {
+            // The sentinel takes one of the circuit's leaves.
+            let capacity = usize::try_from(loaded.shape.leaf_capacity() - 1).unwrap_or(usize::MAX);
+            settings.max_accounts =
+                Some(settings.max_accounts.map_or(capacity, |m| m.min(capacity)));
+        }
         Ok(())
     }
 
@@ -544,9 +550,11 @@ impl JobQueue {
                 let (contributions, accounts) =
                     (batch.contributions.len(), applied.output.touched.len());
                 let new_accounts = applied.trace.accounts.iter().filter(|u| u.is_new).count();
+                let leaves = applied.state.next_index();
                 if contributions > config.max_contributions
                     || accounts > config.max_accounts
                     || config.max_new_accounts.is_some_and(|k| new_accounts > k)
+                    || leaves > self.circuit.config().shape.leaf_capacity()
                 {
                     return Err(JobSetupError::Unprovable {
                         circuit: config.name.clone(),

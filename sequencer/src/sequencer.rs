@@ -48,6 +48,10 @@ pub struct Settings {
     /// Most contributors without an account yet in one batch (the circuit's link slots);
     /// `None` = no limit.
     pub max_batch_new_accounts: Option<usize>,
+    /// Most accounts the tree may hold: the circuit's capacity when its configuration has an
+    /// `active_depth` (set by the job queue); `None` = the tree's own. The first contribution
+    /// of a contributor beyond it is rejected (`account_capacity`).
+    pub max_accounts: Option<usize>,
     /// Seal when the oldest pending contribution is this old.
     pub max_batch_age: Duration,
     /// Group-commit window of the writer.
@@ -72,6 +76,7 @@ impl From<&Config> for Settings {
             max_batch_size: config.batcher.max_batch_size,
             max_batch_accounts: config.batcher.max_batch_accounts,
             max_batch_new_accounts: config.batcher.max_batch_new_accounts,
+            max_accounts: None,
             max_batch_age: config.batcher.max_batch_age(),
             group_commit_window: config.batcher.group_commit_window(),
             queue_capacity: config.batcher.queue_capacity,
@@ -298,8 +303,8 @@ enum SealPlan {
         order: Vec<usize>,
         applied: Box<BatchApplied>,
     },
-    /// The queue's head, which can never be batched.
-    Reject { record: Box<(u64, B256, ContributionRecord)>, error: BatchError },
+    /// The queue's head, which can never be batched: the rejection's code and reason.
+    Reject { record: Box<(u64, B256, ContributionRecord)>, code: &'static str, reason: String },
 }
 
 /// One submission on its way to the writer.
@@ -696,7 +701,7 @@ impl Sequencer {
                 let chosen: Vec<_> = order.iter().map(|&i| &records[i]).collect();
                 self.commit_batch(&head, &chosen, *applied)
             }
-            SealPlan::Reject { record, error } => self.reject(&record, &error),
+            SealPlan::Reject { record, code, reason } => self.reject(&record, code, &reason),
         }
     }
 
@@ -742,18 +747,37 @@ impl Sequencer {
                 break;
             }
         }
-        // Then at the circuit's account slots and link slots: stop before the first
-        // contribution of one contributor too many, or of one contributor without an account
-        // too many, in acknowledgement order.
+        // Then at the circuit's account slots, link slots and account capacity: stop before the
+        // first contribution of one contributor too many, or of one contributor without an
+        // account too many, in acknowledgement order.
         let (max_accounts, max_new_accounts) =
             (self.settings.max_batch_accounts, self.settings.max_batch_new_accounts);
-        if max_accounts.is_some() || max_new_accounts.is_some() {
+        let room = self.settings.max_accounts.map(|m| m.saturating_sub(head.state.account_count()));
+        if max_accounts.is_some() || max_new_accounts.is_some() || room.is_some() {
             let (mut contributors, mut new) = (HashSet::new(), HashSet::new());
             for (i, (_, _, record)) in records[..take].iter().enumerate() {
                 let contributor = record.signed.contribution.contributor;
                 contributors.insert(contributor);
                 if head.state.account(&contributor).is_none() {
                     new.insert(contributor);
+                }
+                if room.is_some_and(|r| new.len() > r) {
+                    if i == 0 {
+                        let record = records.into_iter().next().expect("i is 0");
+                        let reason = format!(
+                            "the account tree holds {} accounts, the most the prover's circuit \
+                             can prove ({}): a new contributor cannot be added",
+                            head.state.account_count(),
+                            self.settings.max_accounts.unwrap_or_default(),
+                        );
+                        return Ok(SealPlan::Reject {
+                            record: Box::new(record),
+                            code: "account_capacity",
+                            reason,
+                        });
+                    }
+                    take = i;
+                    break;
                 }
                 if max_accounts.is_some_and(|m| contributors.len() > m)
                     || max_new_accounts.is_some_and(|m| new.len() > m)
@@ -787,7 +811,11 @@ impl Sequencer {
                 None => return Err(SealError::Batch(error)),
                 Some(0) => {
                     let record = records.into_iter().next().expect("the offending one is first");
-                    return Ok(SealPlan::Reject { record: Box::new(record), error });
+                    return Ok(SealPlan::Reject {
+                        record: Box::new(record),
+                        code: rejection_code(&error),
+                        reason: error.to_string(),
+                    });
                 }
                 Some(cut) => {
                     warn!(
@@ -874,14 +902,14 @@ impl Sequencer {
     fn reject(
         &self,
         (seq, id, record): &(u64, B256, ContributionRecord),
-        error: &BatchError,
+        code: &'static str,
+        reason: &str,
     ) -> Result<SealOutcome, SealError> {
-        let code = rejection_code(error);
         let mut set = WriteSet::new();
         set.delete::<Pending>(seq);
         set.put::<Outcomes>(
             id,
-            &Outcome::Rejected { code: code.to_owned(), reason: error.to_string() },
+            &Outcome::Rejected { code: code.to_owned(), reason: reason.to_owned() },
         )?;
         self.store.write(set)?;
         self.pending.fetch_sub(1, Ordering::SeqCst);
@@ -892,7 +920,8 @@ impl Sequencer {
             %id,
             contributor = %record.signed.contribution.contributor,
             nonce = record.signed.contribution.nonce,
-            %error,
+            %code,
+            %reason,
             "contribution can never be batched; marked rejected"
         );
         Ok(SealOutcome::Rejected { id: *id, code })

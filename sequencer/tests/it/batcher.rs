@@ -43,6 +43,46 @@ async fn seals_on_size() {
 /// With a new-account limit (the circuit's link slots), a batch stops before the first
 /// contribution of one contributor without an account too many; contributors that have an
 /// account do not count against it.
+/// With an account capacity (a circuit with an `active_depth`), a batch stops before the first
+/// contribution of a contributor the tree has no room for, and once the tree is full such a
+/// contribution is rejected (`account_capacity`) instead of blocking the queue; contributors
+/// with an account go on.
+#[tokio::test]
+async fn rejects_new_contributors_beyond_the_account_capacity() {
+    let store = Arc::new(MemoryStore::new());
+    let settings = Settings { max_accounts: Some(2), ..manual_settings() };
+    let node = node_on(store, Protocol::development(DEPTH), settings);
+    let app = router(&node);
+    let sequencer = node.sequencer();
+    for (seed, nonce) in [(1, 1), (2, 1), (3, 1), (1, 2)] {
+        assert_eq!(submit(&app, &signed(seed, nonce)).await.0, StatusCode::ACCEPTED);
+    }
+    assert_eq!(
+        sequencer.seal_now().unwrap(),
+        SealOutcome::Sealed { batch_id: 1, contributions: 2 }
+    );
+    let rejected = id_of(&signed(3, 1));
+    match sequencer.seal_now().unwrap() {
+        SealOutcome::Rejected { id, code } => {
+            assert_eq!((id, code), (rejected, "account_capacity"));
+        }
+        other => panic!("not rejected: {other:?}"),
+    }
+    let (status, body) = get(&app, &format!("/v1/contributions/{rejected}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let view: ContributionView = serde_json::from_value(body).unwrap();
+    let rejection = view.rejection.expect("a rejection");
+    assert_eq!(rejection.code, "account_capacity");
+    assert!(rejection.message.contains("holds 2 accounts"), "{}", rejection.message);
+    assert_eq!(
+        sequencer.seal_now().unwrap(),
+        SealOutcome::Sealed { batch_id: 2, contributions: 1 }
+    );
+    assert_eq!(sequencer.head().state.account_count(), 2);
+    assert_eq!(sequencer.pending_count(), 0);
+    node.shutdown().await;
+}
+
 #[tokio::test]
 async fn seals_at_the_new_account_limit() {
     let store = Arc::new(MemoryStore::new());
