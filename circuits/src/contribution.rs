@@ -60,10 +60,13 @@ pub fn load_contribution(
         ])
         .try_into()
         .expect("five values");
+    // In this order: the default circuits' keys (and the committed verifier) depend on it.
     range.range_check(ctx, contributor, 160);
-    range.range_check(ctx, nonce, 64);
     if check_hash_only_fields {
         range.range_check(ctx, task_id, 64);
+    }
+    range.range_check(ctx, nonce, 64);
+    if check_hash_only_fields {
         range.range_check(ctx, payload_hi, 128);
         range.range_check(ctx, payload_lo, 128);
     }

@@ -43,7 +43,11 @@
 //!   tests on the golden batches with tamperings (`tests/batch_circuit.rs`), and a real keygen
 //!   → prove → verify with a deterministic development SRS (`tests/real_proof.rs`);
 //! - [`config`]: circuit configuration files (`circuits/configs/`) and their statistics
-//!   (`merit circuit stats`);
+//!   (`merit circuit stats`); optional settings that change the keys: the split layout
+//!   (`max_new_accounts`), `min_degree`, `poseidon_layout`, `active_depth` (leaf writes on the
+//!   tree's first `2^d` leaves, the spine above hashed twice per batch:
+//!   [`account_tree::lift_prefix_root`], `tests/split_layout.rs`) and `lean_range_checks`
+//!   (no checks soundness does not need: [`contribution`], [`model::ModelShape`]);
 //! - [`keccak`]: keccak256 of a variable-length byte string on the flex gate and the tables,
 //!   single-phase, tested against alloy's keccak256 (`tests/keccak_chip.rs`). It is **not** used
 //!   by the batch circuit: at ~220k advice cells per keccak-f (61 of them for 256 touched

@@ -336,8 +336,7 @@ pub fn infer(
             for (p, cell) in cells.chunks(3).enumerate() {
                 let (r, y, n) = (cell[0], cell[1], cell[2]);
                 range.range_check(ctx, r, s as usize);
-                let both = gate.mul(ctx, y, n);
-                gate.assert_is_const(ctx, &both, &Fr::zero());
+                // (The default's order: the committed verifier's keys depend on it.)
                 if shape.joint_digit_checks {
                     let magnitude = gate.add(ctx, y, n);
                     range.range_check(ctx, magnitude, packed.split_bits as usize);
@@ -345,6 +344,8 @@ pub fn infer(
                     range.range_check(ctx, y, packed.split_bits as usize);
                     range.range_check(ctx, n, packed.split_bits as usize);
                 }
+                let both = gate.mul(ctx, y, n);
+                gate.assert_is_const(ctx, &both, &Fr::zero());
                 let j = group.first + p;
                 output.push(match layer.activation {
                     Activation::Relu => y,

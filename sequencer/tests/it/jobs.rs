@@ -20,8 +20,8 @@ use merit_sequencer::{
 use serde_json::{json, Value};
 
 use crate::{
-    call, get, manual_settings, router, signed_tiny, submit, tiny_circuit, tiny_protocol,
-    tiny_split_circuit,
+    call, get, manual_settings, router, signed_tiny, submit, tiny_circuit, tiny_prefix_circuit,
+    tiny_protocol, tiny_split_circuit,
 };
 
 const LEASE: Duration = Duration::from_secs(600);
@@ -451,6 +451,53 @@ async fn a_split_circuit_bounds_the_new_accounts_of_a_batch() {
         assert_eq!((job.batch_id, job.config.as_str()), (batch_id, "tiny-split"));
         let proof = merit_prover::prove(circuit.srs(), circuit.keys(), &job.vector)
             .expect("the batch proves with the split circuit");
+        let (status, receipt) = upload(&app, batch_id, job.lease_id, &proof).await;
+        assert_eq!(status, StatusCode::OK, "{receipt}");
+    }
+    drop(app);
+    node.shutdown().await;
+}
+
+/// A circuit with an `active_depth` caps the tree's accounts: the node takes its capacity
+/// (2^2 leaves: the sentinel and 3 accounts), seals up to it, rejects the first contribution of
+/// a fourth contributor (`account_capacity`) instead of sealing a batch no prover could prove,
+/// and the sealed batches prove with that circuit.
+#[tokio::test]
+async fn a_circuit_with_an_active_depth_caps_the_accounts() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let circuit = tiny_prefix_circuit();
+    let jobs = JobQueue::new(circuit.clone(), LEASE, clock.clone() as Arc<dyn Clock>);
+    let node = Node::start_with_jobs(
+        tiny_protocol(),
+        job_settings(),
+        Arc::new(MemoryStore::new()),
+        BatcherMode::Manual,
+        Some(jobs),
+    )
+    .expect("the node starts");
+    assert_eq!(node.sequencer().settings().max_accounts, Some(3));
+    let app = router(&node);
+    assert_eq!(seal(&node, &app, FIRST).await, 1);
+    for (seed, nonce) in [(3, 1), (4, 1)] {
+        assert_eq!(submit(&app, &signed_tiny(seed, nonce)).await.0, StatusCode::ACCEPTED);
+    }
+    // 3 is the third account; 4 would be the fourth.
+    assert_eq!(
+        node.sequencer().seal_now().unwrap(),
+        SealOutcome::Sealed { batch_id: 2, contributions: 1 }
+    );
+    match node.sequencer().seal_now().unwrap() {
+        SealOutcome::Rejected { code, .. } => assert_eq!(code, "account_capacity"),
+        other => panic!("not rejected: {other:?}"),
+    }
+    assert_eq!(node.sequencer().head().state.account_count(), 3);
+    for batch_id in [1, 2] {
+        let (status, job) = lease(&app, "alice").await;
+        assert_eq!(status, StatusCode::OK);
+        let job = job.unwrap();
+        assert_eq!((job.batch_id, job.config.as_str()), (batch_id, "tiny-prefix"));
+        let proof = merit_prover::prove(circuit.srs(), circuit.keys(), &job.vector)
+            .expect("the batch proves with the prefix circuit");
         let (status, receipt) = upload(&app, batch_id, job.lease_id, &proof).await;
         assert_eq!(status, StatusCode::OK, "{receipt}");
     }

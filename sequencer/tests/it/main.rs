@@ -21,7 +21,7 @@ use axum::{
     http::{header, Method, Request, StatusCode},
     Router,
 };
-use merit_circuits::config::CircuitConfig;
+use merit_circuits::config::{CircuitConfig, LoadedConfig};
 use merit_core::{samples, Contribution, MeritDomain, SignedContribution};
 use merit_prover::{keys::keygen, Srs};
 use merit_sequencer::{api::app, BatcherMode, Circuit, MemoryStore, Node, Protocol, Settings};
@@ -137,14 +137,37 @@ pub(crate) fn router(node: &Node) -> Router {
 
 /// The checked-in circuit configuration `circuits/configs/{name}.json` with the development
 /// SRS and freshly generated keys.
-fn keyed_circuit(name: &str) -> Arc<Circuit> {
+fn load_config(name: &str) -> LoadedConfig {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../circuits/configs/{name}.json"));
-    let config = CircuitConfig::load(&path)
-        .unwrap_or_else(|e| panic!("the {name} configuration does not load: {e}"));
+    CircuitConfig::load(&path)
+        .unwrap_or_else(|e| panic!("the {name} configuration does not load: {e}"))
+}
+
+fn keyed(config: &LoadedConfig) -> Arc<Circuit> {
     let srs = Srs::development(config.config.k as u32);
-    let keys = keygen(&config, &srs).unwrap_or_else(|e| panic!("keygen of {name}: {e}"));
+    let name = &config.config.name;
+    let keys = keygen(config, &srs).unwrap_or_else(|e| panic!("keygen of {name}: {e}"));
     Arc::new(Circuit::new(srs, Arc::new(keys)))
+}
+
+fn keyed_circuit(name: &str) -> Arc<Circuit> {
+    keyed(&load_config(name))
+}
+
+/// `tiny` with `active_depth` 2: leaf writes on the first 4 leaves, so at most 3 accounts
+/// (the sentinel takes one); keys generated once per test process.
+pub(crate) fn tiny_prefix_circuit() -> Arc<Circuit> {
+    static CIRCUIT: OnceLock<Arc<Circuit>> = OnceLock::new();
+    CIRCUIT
+        .get_or_init(|| {
+            let tiny = load_config("tiny");
+            let mut config = tiny.config.clone();
+            config.name = "tiny-prefix".into();
+            config.active_depth = Some(2);
+            keyed(&config.with_model(tiny.model).expect("active_depth 2 < depth 8"))
+        })
+        .clone()
 }
 
 /// The tiny circuit configuration (4 contributions, 2 accounts, depth 8, the 4-8-1 tanh model);
