@@ -248,6 +248,29 @@ fn pack_group(
     PackedGroup { first, len, weights: packed_weights, bias }
 }
 
+/// Constrains a quotient's signed digits: `y · n = 0` and both in `[0, 2^bits)`, by one range
+/// check each or (`joint`) by one of `y + n` — one of the two is zero, so the other equals the
+/// sum. (The checks come first, in the default's order: the committed verifier's keys depend
+/// on it.)
+fn check_digits(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    (y, n): (AssignedValue<Fr>, AssignedValue<Fr>),
+    bits: usize,
+    joint: bool,
+) {
+    let gate = &range.gate;
+    if joint {
+        let magnitude = gate.add(ctx, y, n);
+        range.range_check(ctx, magnitude, bits);
+    } else {
+        range.range_check(ctx, y, bits);
+        range.range_check(ctx, n, bits);
+    }
+    let both = gate.mul(ctx, y, n);
+    gate.assert_is_const(ctx, &both, &Fr::zero());
+}
+
 /// `table(clamp(q))`: see the module docs. `(index, output)` are the trace's witnesses.
 #[allow(clippy::too_many_arguments)]
 fn lookup_activation(
@@ -336,16 +359,8 @@ pub fn infer(
             for (p, cell) in cells.chunks(3).enumerate() {
                 let (r, y, n) = (cell[0], cell[1], cell[2]);
                 range.range_check(ctx, r, s as usize);
-                // (The default's order: the committed verifier's keys depend on it.)
-                if shape.joint_digit_checks {
-                    let magnitude = gate.add(ctx, y, n);
-                    range.range_check(ctx, magnitude, packed.split_bits as usize);
-                } else {
-                    range.range_check(ctx, y, packed.split_bits as usize);
-                    range.range_check(ctx, n, packed.split_bits as usize);
-                }
-                let both = gate.mul(ctx, y, n);
-                gate.assert_is_const(ctx, &both, &Fr::zero());
+                let bits = packed.split_bits as usize;
+                check_digits(ctx, range, (y, n), bits, shape.joint_digit_checks);
                 let j = group.first + p;
                 output.push(match layer.activation {
                     Activation::Relu => y,
@@ -372,4 +387,42 @@ pub fn infer(
     }
     let range_bounds = (shape.score_range.min, shape.score_range.max);
     clamp(ctx, range, input[0], trace.raw_score, range_bounds, shape.clamp_bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::mock_prove;
+
+    /// Both forms of the digit check accept exactly the same pairs: both in range with one of
+    /// them zero.
+    #[test]
+    fn joint_digit_checks_refuse_what_separate_checks_refuse() {
+        const BITS: usize = 22;
+        let top = (1i64 << BITS) - 1;
+        for ((y, n), ok) in [
+            ((0, 0), true),
+            ((5, 0), true),
+            ((0, 7), true),
+            ((top, 0), true),
+            ((0, top), true),
+            ((-1, 0), false),
+            ((0, -1), false),
+            ((top + 1, 0), false),
+            ((0, top + 1), false),
+            ((3, 2), false),
+            ((top, -top), false),
+        ] {
+            for joint in [false, true] {
+                let (_, result) = mock_prove(12, 11, |ctx, range, _| {
+                    let [y, n]: [AssignedValue<Fr>; 2] = ctx
+                        .assign_witnesses([fr_from_i64(y), fr_from_i64(n)])
+                        .try_into()
+                        .expect("two values");
+                    check_digits(ctx, range, (y, n), BITS, joint);
+                });
+                assert_eq!(result.is_ok(), ok, "y {y}, n {n}, joint {joint}");
+            }
+        }
+    }
 }
