@@ -14,8 +14,8 @@ use axum::{
 use merit_core::vectors::BatchVector;
 use merit_prover::{job::Job, BatchProof};
 use merit_sequencer::{
-    jobs::JobSetupError, BatcherMode, Clock, JobQueue, ManualClock, MemoryStore, Node, NodeError,
-    RocksStore, SealOutcome, Settings, Store,
+    jobs::JobSetupError, BatcherMode, Circuit, Clock, JobQueue, ManualClock, MemoryStore, Node,
+    NodeError, RocksStore, SealOutcome, Settings, Store,
 };
 use serde_json::{json, Value};
 
@@ -98,6 +98,22 @@ fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// Leases `batch_ids` in turn, proves each with `circuit` (the job names its configuration)
+/// and uploads the proof, which the queue must accept.
+async fn prove_in_order(app: &Router, circuit: &Circuit, batch_ids: &[u64]) {
+    let config = &circuit.config().config.name;
+    for &batch_id in batch_ids {
+        let (status, job) = lease(app, "alice").await;
+        assert_eq!(status, StatusCode::OK);
+        let job = job.unwrap();
+        assert_eq!((job.batch_id, &job.config), (batch_id, config));
+        let proof = merit_prover::prove(circuit.srs(), circuit.keys(), &job.vector)
+            .unwrap_or_else(|e| panic!("batch {batch_id} does not prove with {config}: {e}"));
+        let (status, receipt) = upload(app, batch_id, job.lease_id, &proof).await;
+        assert_eq!(status, StatusCode::OK, "{receipt}");
+    }
 }
 
 async fn metrics(app: &Router) -> String {
@@ -443,17 +459,7 @@ async fn a_split_circuit_bounds_the_new_accounts_of_a_batch() {
     );
     // Both batches prove with the split circuit (batch 2: contributor 1 exists, 2 is new) and
     // the queue accepts the proofs.
-    let circuit = tiny_split_circuit();
-    for batch_id in [1, 2] {
-        let (status, job) = lease(&app, "alice").await;
-        assert_eq!(status, StatusCode::OK);
-        let job = job.unwrap();
-        assert_eq!((job.batch_id, job.config.as_str()), (batch_id, "tiny-split"));
-        let proof = merit_prover::prove(circuit.srs(), circuit.keys(), &job.vector)
-            .expect("the batch proves with the split circuit");
-        let (status, receipt) = upload(&app, batch_id, job.lease_id, &proof).await;
-        assert_eq!(status, StatusCode::OK, "{receipt}");
-    }
+    prove_in_order(&app, &tiny_split_circuit(), &[1, 2]).await;
     drop(app);
     node.shutdown().await;
 }
@@ -491,16 +497,7 @@ async fn a_circuit_with_an_active_depth_caps_the_accounts() {
         other => panic!("not rejected: {other:?}"),
     }
     assert_eq!(node.sequencer().head().state.account_count(), 3);
-    for batch_id in [1, 2] {
-        let (status, job) = lease(&app, "alice").await;
-        assert_eq!(status, StatusCode::OK);
-        let job = job.unwrap();
-        assert_eq!((job.batch_id, job.config.as_str()), (batch_id, "tiny-prefix"));
-        let proof = merit_prover::prove(circuit.srs(), circuit.keys(), &job.vector)
-            .expect("the batch proves with the prefix circuit");
-        let (status, receipt) = upload(&app, batch_id, job.lease_id, &proof).await;
-        assert_eq!(status, StatusCode::OK, "{receipt}");
-    }
+    prove_in_order(&app, &circuit, &[1, 2]).await;
     drop(app);
     node.shutdown().await;
 }
