@@ -100,6 +100,41 @@ async fn each_contribution_of_a_batch_gets_its_own_answer() {
     node.shutdown().await;
 }
 
+/// A request is checked in runs on several verifier threads: every answer still lands at
+/// its contribution's place, and receipts follow the request's order.
+#[tokio::test]
+async fn a_large_batch_is_answered_in_request_order() {
+    let (node, store) = dev_node();
+    let app = router(&node);
+    let batch: Vec<SignedContribution> = (1..=40)
+        .map(|seed| {
+            let mut one = signed(seed, 1);
+            if seed % 7 == 0 {
+                one.contribution.task_id += 1; // recovers to someone else
+            }
+            one
+        })
+        .collect();
+    let (status, answer) = post_batch(&app, batch_body(&batch)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 40);
+    let mut last_seq = 0;
+    for (i, result) in results.iter().enumerate() {
+        if (i + 1) % 7 == 0 {
+            assert_eq!(result["error"]["code"], "signature_mismatch", "{i}: {result}");
+        } else {
+            assert_eq!(result["receipt"]["id"], json!(id_of(&batch[i])), "{i}: {result}");
+            let seq = result["receipt"]["seq"].as_u64().unwrap();
+            assert!(seq > last_seq, "{i}: seq {seq} after {last_seq}");
+            last_seq = seq;
+        }
+    }
+    assert_eq!(answer["accepted"], 35, "{answer}");
+    assert_eq!(stored(&store), [35, 35, 35]);
+    node.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_bad_batch_body_is_refused_whole_and_stores_nothing() {
     let (node, store) = dev_node_with(Settings { max_batch_contributions: 3, ..manual_settings() });
