@@ -23,7 +23,7 @@
 //! max_batch_accounts = 64         # distinct contributors per batch; omitted = no limit
 //! max_batch_new_accounts = 16     # contributors without a leaf yet per batch; omitted = no limit
 //! max_batch_age_ms = 2000
-//! group_commit_window_us = 0
+//! group_commit_window_us = 1000
 //! queue_capacity = 8192
 //!
 //! [prover]                        # the prover job queue; no circuit = no queue (503)
@@ -179,10 +179,11 @@ pub struct BatcherConfig {
     /// Seal when the oldest pending contribution is this old, in milliseconds.
     pub max_batch_age_ms: u64,
     /// How long the writer waits for more submissions before one synced write, in
-    /// microseconds (default 0: it writes what is queued at once). Submissions that arrive
-    /// during a write go into the next one anyway, so 0 still groups under load; a window
-    /// trades latency for fewer fsyncs (the writer's timer ticks a millisecond apart, so any
-    /// window costs up to a millisecond more per acknowledgement).
+    /// microseconds, when fewer than 16 are queued (a larger group, such as a relay's request,
+    /// is written at once). Submissions that arrive during a write go into the next one
+    /// anyway, so 0 still groups under load; the window trades up to a millisecond of latency
+    /// (the writer's timer ticks a millisecond apart) for fewer fsyncs when submissions come
+    /// one at a time.
     pub group_commit_window_us: u64,
     /// Submissions waiting for the writer; beyond this the API answers `503 overloaded`.
     pub queue_capacity: usize,
@@ -195,7 +196,7 @@ impl Default for BatcherConfig {
             max_batch_accounts: None,
             max_batch_new_accounts: None,
             max_batch_age_ms: 2_000,
-            group_commit_window_us: 0,
+            group_commit_window_us: 1_000,
             queue_capacity: 8_192,
         }
     }

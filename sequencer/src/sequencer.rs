@@ -37,6 +37,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 
 /// Most submissions the writer puts into one synced write.
 const MAX_GROUP: usize = 1024;
+/// A group this large is written without waiting out the group-commit window: its fsync is
+/// shared widely enough already.
+const FULL_GROUP: usize = 16;
 /// Fewest signature checks one verifier thread takes of a request: below this, handing the
 /// rest to another thread costs more than it saves.
 const MIN_VERIFY_RUN: usize = 4;
@@ -1115,8 +1118,9 @@ impl Writer {
     /// queued and returns.
     ///
     /// Group commit: the writer takes one submission, then everything else queued, waiting up
-    /// to the group-commit window for more (at most 1,024), checks nonces in arrival order and
-    /// writes the accepted ones in one synced write; only then does it answer them.
+    /// to the group-commit window for more while the group is small (fewer than 16; at most
+    /// 1,024 in all), checks nonces in arrival order and writes the accepted ones in one synced
+    /// write; only then does it answer them.
     ///
     /// The writer runs on a thread of its own (`merit-writer`, with a single-threaded runtime
     /// for its timers) and makes the synced write right there: the next group is never queued
@@ -1192,8 +1196,9 @@ impl Writer {
                 group.push(next);
                 continue;
             }
-            // No window: what is queued now (no timer, whose ticks are a millisecond apart).
-            if window.is_zero() {
+            // A group that is already large (a relay's request arrives whole) goes at once;
+            // only a small one waits for more (the timer ticks a millisecond apart).
+            if window.is_zero() || group.len() >= FULL_GROUP {
                 break;
             }
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
