@@ -501,3 +501,62 @@ async fn a_circuit_with_an_active_depth_caps_the_accounts() {
     drop(app);
     node.shutdown().await;
 }
+
+/// `fit` takes the circuit's account capacity (2^active_depth leaves, less the sentinel) unless
+/// a lower one is set already; a circuit without an active depth leaves it alone.
+#[test]
+fn the_account_capacity_is_the_lower_of_the_setting_and_the_circuit() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let fitted = |circuit: Arc<Circuit>, max_accounts| {
+        let jobs = JobQueue::new(circuit, LEASE, clock.clone() as Arc<dyn Clock>);
+        let mut settings = Settings { max_accounts, ..job_settings() };
+        jobs.fit(&tiny_protocol(), &mut settings).expect("the settings fit");
+        settings.max_accounts
+    };
+    assert_eq!(fitted(tiny_prefix_circuit(), None), Some(3));
+    assert_eq!(fitted(tiny_prefix_circuit(), Some(2)), Some(2));
+    assert_eq!(fitted(tiny_prefix_circuit(), Some(100)), Some(3));
+    assert_eq!(fitted(tiny_circuit(), None), None);
+    assert_eq!(fitted(tiny_circuit(), Some(7)), Some(7));
+}
+
+/// A batch sealed before the job queue was enabled that took the tree beyond the circuit's
+/// account capacity cannot be proven with it: the node refuses to start with that circuit,
+/// naming the batch, and the store keeps no job for it.
+#[tokio::test]
+async fn a_batch_beyond_the_capacity_sealed_before_the_queue_stops_the_node() {
+    let store = Arc::new(MemoryStore::new());
+    let node =
+        Node::start(tiny_protocol(), job_settings(), store.clone(), BatcherMode::Manual).unwrap();
+    let app = router(&node);
+    assert_eq!(seal(&node, &app, &[(1, 1), (2, 1)]).await, 1);
+    // Accounts 3 and 4: five leaves with the sentinel, one more than active depth 2 holds.
+    assert_eq!(seal(&node, &app, &[(3, 1), (4, 1)]).await, 2);
+    drop(app);
+    node.shutdown().await;
+
+    let clock = Arc::new(ManualClock::new(T0));
+    let jobs = JobQueue::new(tiny_prefix_circuit(), LEASE, clock.clone() as Arc<dyn Clock>);
+    match Node::start_with_jobs(
+        tiny_protocol(),
+        job_settings(),
+        store.clone(),
+        BatcherMode::Manual,
+        Some(jobs),
+    ) {
+        Err(NodeError::Jobs(JobSetupError::Unprovable { batch_id, accounts, .. })) => {
+            assert_eq!((batch_id, accounts), (2, 2));
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("the node started"),
+    }
+    // Batch 1's job input (derived from the stored batches alone) was written before batch 2
+    // was found too large; nothing else.
+    assert_eq!(store.len("job_vectors"), 1);
+
+    // The same store starts with a circuit that holds the whole tree.
+    let node = start(store.clone(), &clock);
+    let (_, queue) = get(&router(&node), "/v1/jobs").await;
+    assert_eq!(queue["open"].as_array().unwrap().len(), 2);
+    node.shutdown().await;
+}
