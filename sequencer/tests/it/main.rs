@@ -135,8 +135,7 @@ pub(crate) fn router(node: &Node) -> Router {
     app(node.sequencer().clone())
 }
 
-/// The checked-in circuit configuration `circuits/configs/{name}.json` with the development
-/// SRS and freshly generated keys.
+/// The checked-in circuit configuration `circuits/configs/{name}.json`.
 fn load_config(name: &str) -> LoadedConfig {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../circuits/configs/{name}.json"));
@@ -144,6 +143,7 @@ fn load_config(name: &str) -> LoadedConfig {
         .unwrap_or_else(|e| panic!("the {name} configuration does not load: {e}"))
 }
 
+/// `config` with the development SRS and freshly generated keys.
 fn keyed(config: &LoadedConfig) -> Arc<Circuit> {
     let srs = Srs::development(config.config.k as u32);
     let name = &config.config.name;
@@ -151,6 +151,7 @@ fn keyed(config: &LoadedConfig) -> Arc<Circuit> {
     Arc::new(Circuit::new(srs, Arc::new(keys)))
 }
 
+/// The checked-in configuration `name`, keyed ([`keyed`]).
 fn keyed_circuit(name: &str) -> Arc<Circuit> {
     keyed(&load_config(name))
 }
