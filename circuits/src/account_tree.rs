@@ -25,7 +25,7 @@ use merit_core::{
     State, MAX_CUMULATIVE,
 };
 
-use crate::poseidon::PoseidonChip;
+use crate::{poseidon::PoseidonChip, sorted_writes::LeafWrites};
 
 /// Bits of an address.
 pub const ADDRESS_BITS: usize = 160;
@@ -145,16 +145,16 @@ pub fn load_account_count(
     (count, next_index)
 }
 
-/// The batch's final sentinel write: the sentinel `(0, count, 0, next)` is in the tree of `root`
-/// and becomes `(0, next_index - 1, 0, next)`. Returns the new root.
+/// The batch's final sentinel write: the sentinel `(0, count, 0, next)` is in the tree `tree`
+/// is at and becomes `(0, next_index - 1, 0, next)`.
 pub fn write_sentinel(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
     poseidon: &mut PoseidonChip,
-    root: AssignedValue<Fr>,
+    tree: &mut LeafWrites,
     (count, next_index): (AssignedValue<Fr>, AssignedValue<Fr>),
     sentinel: &LeafUpdate,
-) -> AssignedValue<Fr> {
+) {
     let gate = &range.gate;
     let zero = ctx.load_zero();
     let next = ctx.load_witness(sentinel.old.map_or(Fr::zero(), |l| fr_from_address(l.next)));
@@ -163,7 +163,7 @@ pub fn write_sentinel(
     let after = AssignedLeaf { cumulative: new_count, ..before };
     let old_hash = leaf_hash(ctx, range, poseidon, &before);
     let new_hash = leaf_hash(ctx, range, poseidon, &after);
-    write_leaf(ctx, range, poseidon, root, zero, (old_hash, new_hash), &sentinel.siblings)
+    tree.write(ctx, range, poseidon, zero, (old_hash, new_hash), &sentinel.siblings);
 }
 
 /// Whether `address` falls in the gap after leaf `p` of the address list: `p.address <
@@ -195,8 +195,9 @@ pub struct AssignedAccountUpdate {
     pub old_last_nonce: AssignedValue<Fr>,
     /// The account's new cumulative reward (range-checked to 96 bits).
     pub new_cumulative: AssignedValue<Fr>,
-    /// Root after both writes.
-    pub root_after: AssignedValue<Fr>,
+    /// Root after both writes (`None` when the writes are deferred,
+    /// [`crate::sorted_writes::LeafWrites`]).
+    pub root_after: Option<AssignedValue<Fr>>,
     /// The next free index after this update.
     pub next_index_after: AssignedValue<Fr>,
 }
@@ -272,5 +273,11 @@ pub fn update_account(
     // `write_leaf` decomposes `index` into `depth` bits, so an appended index stays in the tree.
     let next_index_after = gate.add(ctx, next_index, is_new);
 
-    AssignedAccountUpdate { is_new, old_last_nonce, new_cumulative, root_after, next_index_after }
+    AssignedAccountUpdate {
+        is_new,
+        old_last_nonce,
+        new_cumulative,
+        root_after: Some(root_after),
+        next_index_after,
+    }
 }

@@ -51,7 +51,10 @@ use crate::{
     model::{infer, load_model, ModelShape},
     policy::{load_policy, reward},
     poseidon::PoseidonChip,
-    split_layout::{link_new_accounts, write_account_slot, NewAccountCount, SplitWrites},
+    sorted_writes::{settle, LeafWrites, SortedWrites},
+    split_layout::{
+        link_new_accounts, write_account_slot, NewAccountCount, SplitError, SplitWrites,
+    },
 };
 
 /// Number of public instances.
@@ -77,6 +80,11 @@ pub struct BatchShape {
     /// `new_root`, [`crate::account_tree::lift_prefix_root`]) instead of twice per write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_depth: Option<usize>,
+    /// Top levels of the written levels proven once per batch as a complete tree, the split
+    /// layout's writes sorted by leaf index below them ([`crate::sorted_writes`]); `None`: each
+    /// write hashes its whole path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_levels: Option<usize>,
     /// Whether the contribution fields that only enter the contribution hash (task id, payload
     /// limbs) go without range checks ([`crate::contribution`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -128,7 +136,7 @@ pub enum BatchCircuitError {
     },
     /// The split layout's writes could not be derived from the trace.
     #[error(transparent)]
-    Split(#[from] crate::split_layout::SplitError),
+    Split(#[from] SplitError),
     /// The accounts after the batch do not fit the circuit's `active_depth`.
     #[error(
         "the tree would hold {leaves} leaves (the sentinel and {} accounts) after the batch; the \
@@ -228,6 +236,20 @@ impl AccountWitness {
                 }
                 for write in writes.slots.iter_mut().map(|s| &mut s.write) {
                     cut_path(write, levels);
+                }
+                if let Some(top) = shape.top_levels {
+                    let recorded: Vec<(u64, Fr)> = writes
+                        .links
+                        .iter()
+                        .map(|l| &l.write)
+                        .chain(writes.slots.iter().map(|s| &s.write))
+                        .chain([&vector.trace.sentinel])
+                        .map(|w| (w.index, w.new_leaf))
+                        .collect();
+                    let sorted =
+                        SortedWrites::plan(vector.prev_state.tree(), (levels, top), &recorded)
+                            .map_err(|e| SplitError::Trace(e.to_string()))?;
+                    writes.sorted = Some(sorted);
                 }
                 Self::Split(writes)
             }
@@ -393,7 +415,7 @@ pub fn batch_circuit_with(
     let sentinel = &trace.sentinel;
     let (count, mut next_index) = load_account_count(ctx, range, sentinel);
     let prev_root = ctx.load_witness(vector.output.prev_root);
-    let mut root = match shape.active_depth {
+    let root_before = match shape.active_depth {
         None => prev_root,
         Some(levels) => {
             let prefix = ctx.load_witness(prefix_root(&vector.prev_state, levels));
@@ -402,13 +424,20 @@ pub fn batch_circuit_with(
             prefix
         }
     };
+    // The split layout with `top_levels` defers its writes to one sorted pass at the end.
+    let sorted = match (accounts, shape.top_levels) {
+        (AccountWitness::Split(writes), Some(top)) => match &writes.sorted {
+            Some(sorted) => Some((sorted, top)),
+            None => return Err(SplitError::Trace("no sorted writes for top_levels".into()).into()),
+        },
+        _ => None,
+    };
+    let mut tree = LeafWrites::start(root_before, sorted.is_some());
     // The split layout links the new accounts first.
     let mut new_accounts = match accounts {
         AccountWitness::Uniform => None,
         AccountWitness::Split(writes) => {
-            let (after, links) =
-                link_new_accounts(ctx, range, tables, poseidon, root, &writes.links);
-            root = after;
+            let links = link_new_accounts(ctx, range, tables, poseidon, &mut tree, &writes.links);
             Some(NewAccountCount { links, seen: zero })
         }
     };
@@ -468,20 +497,30 @@ pub fn batch_circuit_with(
                 range,
                 tables,
                 poseidon,
-                (root, next_index),
+                (&mut tree, next_index),
                 (address, sum, last, active),
                 count,
                 &writes.slots[j],
             ),
             _ => {
-                update_account(ctx, range, poseidon, root, next_index, (address, sum, last), update)
+                let root = tree.chained_root().expect("the uniform layout chains its writes");
+                let out = update_account(
+                    ctx,
+                    range,
+                    poseidon,
+                    root,
+                    next_index,
+                    (address, sum, last),
+                    update,
+                );
+                tree = LeafWrites::Chained(out.root_after.expect("a chained write"));
+                out
             }
         };
         // The first nonce is above the account's last nonce (inactive slots: 0 < 1 trivially).
         let first_or_one = gate.select(ctx, first, Constant(Fr::one()), active);
         let fresh = range.is_less_than(ctx, out.old_last_nonce, first_or_one, 64);
         gate.assert_is_const(ctx, &fresh, &Fr::one());
-        root = out.root_after;
         next_index = out.next_index_after;
         // This slot's term of the touched-list evaluation (zero for a padding slot).
         let entry = gate.mul_add(ctx, out.new_cumulative, challenge, address);
@@ -497,7 +536,15 @@ pub fn batch_circuit_with(
     }
 
     // 4. The sentinel's count, once.
-    let root = write_sentinel(ctx, range, poseidon, root, (count, next_index), sentinel);
+    write_sentinel(ctx, range, poseidon, &mut tree, (count, next_index), sentinel);
+    let root = match (tree, sorted) {
+        (LeafWrites::Chained(root), _) => root,
+        (LeafWrites::Deferred(writes), Some((sorted, top))) => {
+            let levels = shape.write_levels();
+            settle(ctx, range, tables, poseidon, root_before, &writes, sorted, (levels, top))
+        }
+        (LeafWrites::Deferred(_), None) => unreachable!("writes are deferred only when sorted"),
+    };
     let new_root = match shape.active_depth {
         None => root,
         Some(levels) => lift_prefix_root(ctx, poseidon, root, (levels, shape.depth)),

@@ -24,6 +24,10 @@
 //! instead of twice per write. The circuit then proves batches on trees of at most
 //! `2^active_depth - 1` accounts (the sentinel takes index 0); a batch beyond is refused with
 //! `BatchCircuitError::Capacity`. The tree, its roots and the claim proofs stay `depth` deep.
+//! `top_levels` is optional (split layout only, below the written levels): the leaf writes are
+//! proven in leaf-index order, each hashing the `active_depth − top_levels` levels of its
+//! subtree, and the `2^top_levels` subtree roots are hashed into the prefix root once before
+//! and once after the batch (`crate::sorted_writes`); the same trees, fewer permutations.
 //! `lean_range_checks` is optional (default `false`): without the range checks that soundness
 //! does not need — the task id and payload-hash limbs, which only enter the contribution hash
 //! that the public batch commitment pins (`crate::contribution`), and one of the two checks of
@@ -79,6 +83,10 @@ pub struct CircuitConfig {
     /// `BatchShape::active_depth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_depth: Option<usize>,
+    /// Top levels of the written levels proven once per batch, the split layout's writes sorted
+    /// by leaf index below them (see the module docs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_levels: Option<usize>,
     /// Drop the range checks the circuit does not need for soundness (see the module docs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lean_range_checks: bool,
@@ -206,12 +214,24 @@ impl CircuitConfig {
                 )));
             }
         }
+        if let Some(top) = self.top_levels {
+            let levels = self.active_depth.unwrap_or(self.depth);
+            if self.max_new_accounts.is_none() {
+                return Err(invalid("top_levels needs the split layout (max_new_accounts)".into()));
+            }
+            if top == 0 || top >= levels {
+                return Err(invalid(format!(
+                    "top_levels = {top} must be in 1..{levels} (the written levels)"
+                )));
+            }
+        }
         let shape = BatchShape {
             max_contributions: self.max_contributions,
             max_accounts: self.max_accounts,
             max_new_accounts: self.max_new_accounts,
             depth: self.depth,
             active_depth: self.active_depth,
+            top_levels: self.top_levels,
             lean_range_checks: self.lean_range_checks,
             model: ModelShape {
                 joint_digit_checks: self.lean_range_checks,

@@ -33,6 +33,9 @@
 //!   accounts into the address list first (largest address first, bound to their account slots
 //!   through the dynamic lookup), so an existing account costs one write instead of two;
 //!   its witness replays merit-core's trace in that order (`tests/split_layout.rs`);
+//! - [`sorted_writes`]: the split layout's leaf writes proven in leaf-index order against a top
+//!   tree hashed once per batch (`"top_levels"`), so each write hashes only its subtree's
+//!   levels; bound to the slots' writes through the dynamic lookup (`tests/split_layout.rs`);
 //! - [`policy`]: `reward(score)` with threshold, linear part and cap, parameters range-checked
 //!   (`tests/policy_chip.rs`);
 //! - [`batch`]: the batch circuit for `N` contribution and `M` account slots: commitments,
@@ -71,4 +74,5 @@ pub mod model;
 pub mod policy;
 pub mod poseidon;
 pub mod poseidon_wide;
+pub mod sorted_writes;
 pub mod split_layout;

@@ -46,12 +46,12 @@ use merit_core::{
 
 use crate::{
     account_tree::{
-        absent_after, leaf_hash, load_leaf, write_leaf, AssignedAccountUpdate, ADDRESS_BITS,
-        CUMULATIVE_BITS,
+        absent_after, leaf_hash, load_leaf, AssignedAccountUpdate, ADDRESS_BITS, CUMULATIVE_BITS,
     },
     builder::TableLookups,
     fixed_point::pow2,
     poseidon::PoseidonChip,
+    sorted_writes::{LeafWrites, SortedWrites},
 };
 
 /// One link slot's witness.
@@ -81,6 +81,9 @@ pub struct SplitWrites {
     pub links: Vec<LinkWrite>,
     /// The `M` account slots.
     pub slots: Vec<SlotWrite>,
+    /// The writes in leaf-index order, when the shape has `top_levels`
+    /// ([`crate::sorted_writes`]).
+    pub sorted: Option<SortedWrites>,
 }
 
 /// Why the split layout's writes cannot be derived from a trace.
@@ -170,7 +173,7 @@ impl SplitWrites {
         if replay.tree.root() != trace.sentinel.root_before {
             return Err(SplitError::Trace("the replayed writes reach another root".into()));
         }
-        Ok(Self { links: link_writes, slots: slot_writes })
+        Ok(Self { links: link_writes, slots: slot_writes, sorted: None })
     }
 }
 
@@ -244,16 +247,16 @@ fn link_key(
     gate.mul_add(ctx, ordinal, Constant(pow2(ADDRESS_BITS as u32)), address)
 }
 
-/// Step 1: the link slots, from `root`. Returns the root after them and the number of active
-/// link slots (the number of new accounts the account slots must have).
+/// Step 1: the link slots, written to `tree`. Returns the number of active link slots (the
+/// number of new accounts the account slots must have).
 pub fn link_new_accounts(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
     tables: &mut TableLookups,
     poseidon: &mut PoseidonChip,
-    mut root: AssignedValue<Fr>,
+    tree: &mut LeafWrites,
     links: &[LinkWrite],
-) -> (AssignedValue<Fr>, AssignedValue<Fr>) {
+) -> AssignedValue<Fr> {
     let gate = &range.gate;
     let mut count = ctx.load_zero();
     let mut prev_active = ctx.load_constant(Fr::one());
@@ -277,15 +280,7 @@ pub fn link_new_accounts(
         let old_hash = leaf_hash(ctx, range, poseidon, &p);
         let new_hash = leaf_hash(ctx, range, poseidon, &p_after);
         let index = ctx.load_witness(Fr::from(link.write.index));
-        root = write_leaf(
-            ctx,
-            range,
-            poseidon,
-            root,
-            index,
-            (old_hash, new_hash),
-            &link.write.siblings,
-        );
+        tree.write(ctx, range, poseidon, index, (old_hash, new_hash), &link.write.siblings);
 
         let ordinal = ctx.load_constant(Fr::from(k as u64 + 1));
         let key = link_key(ctx, gate, ordinal, address);
@@ -293,7 +288,7 @@ pub fn link_new_accounts(
         let value = gate.mul(ctx, p.next, active);
         tables.add_row(key, value);
     }
-    (root, count)
+    count
 }
 
 /// The running state of step 2 across account slots.
@@ -313,7 +308,7 @@ pub fn write_account_slot(
     range: &RangeChip<Fr>,
     tables: &mut TableLookups,
     poseidon: &mut PoseidonChip,
-    (root, next_index): (AssignedValue<Fr>, AssignedValue<Fr>),
+    (tree, next_index): (&mut LeafWrites, AssignedValue<Fr>),
     (address, reward_sum, new_last_nonce, active): (
         AssignedValue<Fr>,
         AssignedValue<Fr>,
@@ -357,8 +352,7 @@ pub fn write_account_slot(
     let new_hash = leaf_hash(ctx, range, poseidon, &new_leaf);
     let own_index = ctx.load_witness(Fr::from(slot.write.index));
     let index = gate.select(ctx, next_index, own_index, is_new);
-    let root_after =
-        write_leaf(ctx, range, poseidon, root, index, (old_value, new_hash), &slot.write.siblings);
+    tree.write(ctx, range, poseidon, index, (old_value, new_hash), &slot.write.siblings);
     let next_index_after = gate.add(ctx, next_index, is_new);
 
     // A new account's link: the row of ordinal `links − seen`, which holds its `next`.
@@ -369,5 +363,11 @@ pub fn write_account_slot(
     tables.lookup(key, value);
     new_accounts.seen = gate.add(ctx, new_accounts.seen, is_new);
 
-    AssignedAccountUpdate { is_new, old_last_nonce, new_cumulative, root_after, next_index_after }
+    AssignedAccountUpdate {
+        is_new,
+        old_last_nonce,
+        new_cumulative,
+        root_after: tree.chained_root(),
+        next_index_after,
+    }
 }

@@ -5,6 +5,7 @@ use halo2_base::{gates::RangeInstructions, halo2_proofs::halo2curves::bn256::Fr,
 use merit_circuits::{
     account_tree::{load_account_count, update_account, write_sentinel},
     builder::mock_prove_inspect,
+    sorted_writes::LeafWrites,
 };
 use merit_core::{
     batch::{AccountUpdate, LeafUpdate},
@@ -59,11 +60,13 @@ fn run_with_sentinel(
                 );
                 let expected = ctx.load_witness(fr_from_u128(vector.output.touched[i].cumulative));
                 ctx.constrain_equal(&out.new_cumulative, &expected);
-                root = out.root_after;
+                root = out.root_after.expect("a chained write");
                 next_index = out.next_index_after;
             }
             let gate_cells = ctx.advice.len() - start;
-            let root = write_sentinel(ctx, range, poseidon, root, (count, next_index), sentinel);
+            let mut tree = LeafWrites::Chained(root);
+            write_sentinel(ctx, range, poseidon, &mut tree, (count, next_index), sentinel);
+            let root = tree.chained_root().expect("chained");
             let new_root = ctx.load_witness(vector.output.new_root);
             ctx.constrain_equal(&root, &new_root);
             gate_cells

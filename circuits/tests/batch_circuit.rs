@@ -26,6 +26,7 @@ fn shape(vector: &BatchVector) -> BatchShape {
         max_new_accounts: None,
         depth: vector.prev_state.depth(),
         active_depth: None,
+        top_levels: None,
         lean_range_checks: false,
         model: ModelShape::of(&vector.model).unwrap(),
     }

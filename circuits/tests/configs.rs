@@ -51,21 +51,23 @@ fn every_configuration_loads() {
     // n256 and n1024 hash 19 levels per leaf write (2^19 - 1 accounts) and drop the range
     // checks soundness does not need, where that saves columns.
     let (w, n) = (PoseidonLayout::Wide, PoseidonLayout::Narrow);
-    for (name, degree, layout, active_depth, lean) in [
-        ("tiny", None, n, None, false),
-        ("n16", None, n, None, false),
-        ("n64", Some(5), w, None, false),
-        ("n256", Some(5), w, Some(19), true),
-        ("n1024", Some(5), w, Some(19), true),
+    // n256 and n1024 also prove their writes sorted under a top tree.
+    for (name, degree, layout, active_depth, lean, top) in [
+        ("tiny", None, n, None, false, None),
+        ("n16", None, n, None, false, None),
+        ("n64", Some(5), w, None, false, None),
+        ("n256", Some(5), w, Some(19), true, Some(7)),
+        ("n1024", Some(5), w, Some(19), true, Some(8)),
     ] {
         let loaded = CircuitConfig::load(&configs_dir().join(format!("{name}.json"))).unwrap();
         let c = &loaded.config;
         assert_eq!(
-            (c.min_degree, c.poseidon_layout, c.active_depth, c.lean_range_checks),
-            (degree, layout, active_depth, lean),
+            (c.min_degree, c.poseidon_layout, c.active_depth, c.lean_range_checks, c.top_levels),
+            (degree, layout, active_depth, lean, top),
             "{name}"
         );
         assert_eq!(loaded.shape.active_depth, active_depth);
+        assert_eq!(loaded.shape.top_levels, top);
         assert_eq!(
             (loaded.shape.lean_range_checks, loaded.shape.model.joint_digit_checks),
             (lean, lean)
@@ -93,6 +95,22 @@ fn bad_configurations_are_refused_with_a_reason() {
         (|c| c.min_degree = Some(6), "min_degree = 6"),
         (|c| c.active_depth = Some(0), "active_depth = 0"),
         (|c| c.active_depth = Some(24), "active_depth = 24"),
+        (|c| c.top_levels = Some(2), "needs the split layout"),
+        (
+            |c| {
+                c.max_new_accounts = Some(1);
+                c.top_levels = Some(24);
+            },
+            "top_levels = 24 must be in 1..24",
+        ),
+        (
+            |c| {
+                c.max_new_accounts = Some(1);
+                c.active_depth = Some(10);
+                c.top_levels = Some(0);
+            },
+            "top_levels = 0 must be in 1..10",
+        ),
     ] {
         let err = with(edit).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
@@ -175,6 +193,28 @@ fn an_active_depth_hashes_the_upper_levels_once_per_batch() {
     small.config.active_depth = Some(5);
     small.shape.active_depth = Some(5);
     assert!(circuit_stats(&small, &vector).is_ok());
+}
+
+/// `top_levels` at n64 (depth 24, 16 + 4 + 1 leaf writes): each write hashes the 24 − T levels
+/// of its subtree twice, and the 2^T subtree roots are hashed into the root twice per batch;
+/// the leaf hashes and everything else stay.
+#[test]
+fn top_levels_hash_each_write_below_the_top_tree_only() {
+    let full = CircuitConfig::load(&configs_dir().join("n64.json")).unwrap();
+    let vector = sample_batch(&full).unwrap();
+    let full_stats = circuit_stats(&full, &vector).unwrap();
+    let writes = full.config.max_accounts + full.config.max_new_accounts.unwrap() + 1;
+    for top in [2, 4] {
+        let mut sorted = full.config.clone();
+        sorted.top_levels = Some(top);
+        let sorted = sorted.with_model(full.model.clone()).unwrap();
+        let stats = circuit_stats(&sorted, &vector).unwrap();
+        assert_eq!(
+            full_stats.permutations + 2 * ((1 << top) - 1),
+            stats.permutations + writes * 2 * top,
+            "top {top}"
+        );
+    }
 }
 
 /// The split layout's sample batch fills every slot (`K` new accounts, `M − K` existing ones),

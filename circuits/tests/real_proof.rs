@@ -61,6 +61,7 @@ fn a_real_proof_verifies_and_a_changed_instance_does_not() {
         max_new_accounts: None,
         depth: 4,
         active_depth: None,
+        top_levels: None,
         lean_range_checks: false,
         model: ModelShape::of(&vector.model).unwrap(),
     };

@@ -10,6 +10,7 @@ use merit_circuits::{
     batch::{build_batch_circuit_with, AccountWitness, BatchCircuitError, BatchShape},
     builder::MeritCircuitBuilder,
     model::ModelShape,
+    sorted_writes::SortedWrites,
     split_layout::SplitWrites,
 };
 use merit_core::{vectors::BatchVector, AccountLeaf};
@@ -28,6 +29,7 @@ fn shape(vector: &BatchVector, links: usize) -> BatchShape {
         max_accounts: 5,
         max_new_accounts: Some(links),
         active_depth: None,
+        top_levels: None,
         lean_range_checks: false,
         depth: vector.prev_state.depth(),
         model: ModelShape::of(&vector.model).unwrap(),
@@ -231,4 +233,135 @@ fn a_leaf_beyond_the_prefix_fails() {
         vector.public_instances[0] = hidden;
         assert!(!verify_own(&vector, &shape).unwrap(), "{links:?}");
     }
+}
+
+/// The split layout with its writes sorted under a top tree of `top` levels, on `levels`
+/// written levels (one link slot to spare).
+fn sorted_shape(vector: &BatchVector, levels: usize, top: usize) -> BatchShape {
+    let depth = vector.prev_state.depth();
+    BatchShape {
+        max_new_accounts: Some(new_accounts(vector) + 1),
+        active_depth: (levels < depth).then_some(levels),
+        top_levels: Some(top),
+        ..shape(vector, 0)
+    }
+}
+
+#[test]
+fn honest_batches_satisfy_sorted_writes_with_their_outputs() {
+    for name in ["batch_d8_1.json", "batch_d8_2.json", "batch_d24_tanh.json"] {
+        let vector = golden(name);
+        let (depth, fitting) = (vector.prev_state.depth(), fitting_levels(&vector));
+        // Subtrees of one level (pairs of leaves: many runs), of several, the whole depth.
+        assert!(fitting >= 2, "{name}: the sentinel and an account");
+        for (levels, top) in [(fitting, fitting - 1), (depth - 1, 2), (depth, 3)] {
+            for lean_checks in [false, true] {
+                let mut shape = sorted_shape(&vector, levels, top);
+                if lean_checks {
+                    shape = lean(shape);
+                }
+                assert!(verify_own(&vector, &shape).unwrap(), "{name} {levels} {top}");
+            }
+        }
+    }
+}
+
+/// Every tampering of the slots' writes that the chained writes refuse, the sorted writes
+/// refuse as well (the slot checks are the same; the paths are proven in the sorted pass).
+#[test]
+fn tampered_slot_writes_fail_when_sorted() {
+    type Edit = fn(&mut SplitWrites);
+    let edits: [(&str, Edit); 4] = [
+        ("batch_d8_2.json", |w| {
+            let slot = w.slots.iter_mut().find(|s| !s.is_new).unwrap();
+            slot.write.old.as_mut().unwrap().cumulative += 1;
+        }),
+        ("batch_d8_2.json", |w| {
+            let slot = w.slots.iter_mut().find(|s| s.is_new).unwrap();
+            slot.is_new = false;
+            slot.write.old = Some(AccountLeaf { cumulative: 0, ..slot.write.new });
+        }),
+        ("batch_d8_2.json", |w| {
+            let slot = w.slots.iter_mut().find(|s| !s.is_new).unwrap();
+            slot.is_new = true;
+            slot.write.old = None;
+        }),
+        ("batch_d8_1.json", |w| {
+            let link = &mut w.links[0];
+            link.write.old.as_mut().unwrap().next = link.address;
+        }),
+    ];
+    for (name, edit) in edits {
+        let vector = golden(name);
+        let fitting = fitting_levels(&vector);
+        let shape = sorted_shape(&vector, fitting, fitting - 1);
+        let mut writes = writes(&vector, &shape);
+        assert!(verify(&vector, &shape, writes.clone()).1, "{name}: honest");
+        edit(&mut writes);
+        assert!(!verify(&vector, &shape, writes).1, "{name}: tampered");
+    }
+}
+
+/// batch_d8_1 (an empty tree, 4 new accounts: leaves 0..=4) with subtrees of two leaves: the
+/// writes fall in subtrees 0, 1 and 2. `edit` changes the sorted pass's witness.
+fn sorted_tampered(edit: impl FnOnce(&mut SortedWrites)) -> bool {
+    let vector = golden("batch_d8_1.json");
+    let shape = sorted_shape(&vector, 3, 2);
+    let mut writes = writes(&vector, &shape);
+    let sorted = writes.sorted.as_mut().unwrap();
+    assert_eq!(sorted.touched, [true, true, true, false]);
+    edit(sorted);
+    verify(&vector, &shape, writes).1
+}
+
+#[test]
+fn the_untampered_sorted_pass_is_accepted() {
+    assert!(sorted_tampered(|_| {}));
+}
+
+#[test]
+fn a_write_proven_twice_instead_of_another_fails() {
+    // The last sorted write (the highest leaf) replaced by a second copy of the one before:
+    // every lookup and path would hold, but the keys no longer increase.
+    assert!(!sorted_tampered(|s| {
+        let n = s.order.len();
+        s.order[n - 1] = s.order[n - 2];
+        s.siblings[n - 1] = s.siblings[n - 2].clone();
+    }));
+}
+
+#[test]
+fn sorted_writes_out_of_order_fail() {
+    // Two writes of different subtrees exchanged with their paths: only the order is wrong.
+    assert!(!sorted_tampered(|s| {
+        let n = s.order.len();
+        s.order.swap(n - 1, n - 2);
+        s.siblings.swap(n - 1, n - 2);
+    }));
+}
+
+#[test]
+fn a_wrong_sibling_in_the_sorted_pass_fails() {
+    assert!(!sorted_tampered(|s| s.siblings[0][0] += Fr::one()));
+}
+
+#[test]
+fn a_written_subtree_claimed_untouched_fails() {
+    assert!(!sorted_tampered(|s| {
+        s.touched[2] = false;
+        s.roots_after[2] = s.roots_before[2];
+    }));
+}
+
+#[test]
+fn an_unwritten_subtree_claimed_touched_fails() {
+    assert!(!sorted_tampered(|s| {
+        s.touched[3] = true;
+        s.roots_after[3] += Fr::one();
+    }));
+}
+
+#[test]
+fn a_wrong_subtree_root_before_the_batch_fails() {
+    assert!(!sorted_tampered(|s| s.roots_before[3] += Fr::one()));
 }

@@ -158,7 +158,8 @@ impl AccountTree {
         self.node(self.depth, 0)
     }
 
-    fn node(&self, height: usize, index: u64) -> Fr {
+    /// The node at `height` (0: the leaves) and `index` within its level.
+    pub fn node(&self, height: usize, index: u64) -> Fr {
         self.levels[height].get(&index).copied().unwrap_or(self.zeros[height])
     }
 
