@@ -184,6 +184,7 @@ impl MeritCircuitBuilder {
         let mut builder = Self::new(stage, config.config.k, config.config.lookup_bits);
         builder.min_degree = config.config.min_degree;
         builder.poseidon_layout = config.config.poseidon_layout;
+        builder.poseidon = PoseidonChip::new(config.config.poseidon_layout);
         builder
     }
 
@@ -194,7 +195,7 @@ impl MeritCircuitBuilder {
             base,
             tables: TableLookups::default(),
             num_table_lookup_columns: params.num_table_lookup_columns,
-            poseidon: PoseidonChip::default(),
+            poseidon: PoseidonChip::new(params.poseidon_layout),
             num_poseidon_sets: params.num_poseidon_sets,
             min_degree: params.min_degree,
             poseidon_layout: params.poseidon_layout,
@@ -213,8 +214,8 @@ impl MeritCircuitBuilder {
         let usable = (1usize << base.k) - UNUSABLE_ROWS;
         assert!(self.tables.table_rows() < usable, "tables do not fit 2^k rows: raise k");
         self.num_table_lookup_columns = self.tables.lookup_count().div_ceil(usable).max(1);
-        let slots = self.poseidon_layout.slots_per_set(usable);
-        self.num_poseidon_sets = self.poseidon.permutation_count().div_ceil(slots);
+        self.num_poseidon_sets =
+            self.poseidon_layout.sets_needed(self.poseidon.permutations(), usable);
         self.params()
     }
 
@@ -295,6 +296,7 @@ pub fn mock_prove_layout<R>(
 ) -> (R, CircuitStats, Result<(), Vec<VerifyFailure>>) {
     let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, k, lookup_bits);
     builder.poseidon_layout = layout;
+    builder.poseidon = PoseidonChip::new(layout);
     let range = builder.range_chip();
     let MeritCircuitBuilder { base, tables, poseidon, .. } = &mut builder;
     let out = build(base.main(0), &range, tables, poseidon);

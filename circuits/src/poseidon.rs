@@ -203,6 +203,14 @@ impl PoseidonLayout {
         }
     }
 
+    /// Column sets `permutations` need with `usable_rows` rows.
+    pub fn sets_needed(&self, permutations: &[PermutationCells], usable_rows: usize) -> usize {
+        match self {
+            Self::Narrow => permutations.len().div_ceil(self.slots_per_set(usable_rows)),
+            Self::Wide => crate::poseidon_wide::sets_needed(permutations, usable_rows),
+        }
+    }
+
     /// Rows of a slot a [`TamperCell`] can name, and whether cell `(row, column)` holds a value
     /// the permutation uses (every such cell is constrained; tests change each in turn).
     pub fn slot_cells(&self) -> (usize, usize, fn(usize, usize) -> bool) {
@@ -417,7 +425,13 @@ impl PoseidonGateConfig {
                         }
                         let cells = assign_rows(&mut region, columns, base, &rows);
                         if let Some(copy_manager) = copy_manager.as_mut() {
-                            permutation.tie(&mut region, &cells.first, &cells.last, copy_manager);
+                            permutation.tie(
+                                &mut region,
+                                &cells.first,
+                                &cells.last,
+                                copy_manager,
+                                true,
+                            );
                         }
                     }
                     Ok(())
@@ -484,26 +498,36 @@ fn assign_rows(
 /// One permutation requested by the circuit: its input cells, swap bit and wanted outputs.
 #[derive(Debug, Clone, Copy)]
 pub struct PermutationCells {
-    /// `(s0, s1, s2)` before the swap.
+    /// The narrow layout: `(s0, s1, s2)` before the swap. The wide layout ties only `input[1]`
+    /// and `input[2]`: the state's words of a fresh permutation, the words absorbed into the
+    /// previous permutation's output by a continuing one.
     pub input: [AssignedValue<Fr>; T],
     /// Swaps `s1` and `s2` when one (a boolean, constrained by the gate).
     pub swap: AssignedValue<Fr>,
     /// Output words the circuit uses.
     pub output: [Option<AssignedValue<Fr>>; T],
+    /// The state the permutation starts from, before the swap.
+    pub state: [Fr; T],
+    /// The wide layout's start: `Some(capacity)` for a fresh permutation, whose `s0` is that
+    /// constant (fixed in the gate); `None` for one that continues the previous permutation of
+    /// its sponge (laid out in the slot before it).
+    pub capacity: Option<Fr>,
 }
 
 impl PermutationCells {
-    /// Ties the virtual cells to the gate's: `inputs` are the laid-out `(s0, s1, s2, swap)`,
-    /// `outputs` the output state (only the wanted words are tied).
+    /// Ties the virtual cells to the gate's: `inputs` are the laid-out `(s0, s1, s2, swap)`
+    /// (`s0` left untied unless `tie_s0`: the wide layout fixes it in the gate), `outputs` the
+    /// output state (only the wanted words are tied).
     pub(crate) fn tie(
         &self,
         region: &mut Region<'_, Fr>,
         inputs: &[Cell],
         outputs: &[Cell],
         copy_manager: &mut CopyConstraintManager<Fr>,
+        tie_s0: bool,
     ) {
         let virtual_inputs = self.input.iter().chain([&self.swap]);
-        for (virtual_cell, cell) in virtual_inputs.zip(inputs) {
+        for (virtual_cell, cell) in virtual_inputs.zip(inputs).skip(usize::from(!tie_s0)) {
             constrain_virtual_equals_external(region, *virtual_cell, *cell, copy_manager);
         }
         for (output, cell) in self.output.iter().zip(outputs) {
@@ -526,6 +550,7 @@ pub(crate) fn assert_fits(permutations: usize, sets: usize, slots: usize) {
 /// builder lays them out in the gate's columns at synthesis.
 #[derive(Debug, Clone, Default)]
 pub struct PoseidonChip {
+    layout: PoseidonLayout,
     permutations: Vec<PermutationCells>,
     tamper: Option<TamperCell>,
     zero: Option<AssignedValue<Fr>>,
@@ -533,6 +558,16 @@ pub struct PoseidonChip {
 }
 
 impl PoseidonChip {
+    /// A chip recording permutations for the gate in `layout`.
+    pub fn new(layout: PoseidonLayout) -> Self {
+        Self { layout, ..Self::default() }
+    }
+
+    /// The layout the permutations are recorded for.
+    pub fn layout(&self) -> PoseidonLayout {
+        self.layout
+    }
+
     /// The recorded permutations.
     pub fn permutations(&self) -> &[PermutationCells] {
         &self.permutations
@@ -547,22 +582,37 @@ impl PoseidonChip {
     }
 
     /// Permutes `input` (with `s1, s2` swapped when `swap` is one) and returns the wanted
-    /// output words as new witnesses tied to the gate.
-    pub fn permute(
+    /// output words as new witnesses tied to the gate. `input[0]` is the constant `capacity`.
+    fn permute(
         &mut self,
         ctx: &mut Context<Fr>,
         input: [AssignedValue<Fr>; T],
         swap: AssignedValue<Fr>,
         wanted: [bool; T],
+        capacity: Fr,
     ) -> [Option<AssignedValue<Fr>>; T] {
-        let mut state = input.map(|cell| *cell.value());
+        let state = input.map(|cell| *cell.value());
+        self.record(ctx, (input, state), swap, wanted, Some(capacity)).0
+    }
+
+    /// Records one permutation of `state` (tied as `cells`, see [`PermutationCells`]) and
+    /// returns the wanted output words and the whole output state.
+    fn record(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        (input, state): ([AssignedValue<Fr>; T], [Fr; T]),
+        swap: AssignedValue<Fr>,
+        wanted: [bool; T],
+        capacity: Option<Fr>,
+    ) -> ([Option<AssignedValue<Fr>>; T], [Fr; T]) {
+        let mut permuted = state;
         if *swap.value() == Fr::one() {
-            state.swap(1, 2);
+            permuted.swap(1, 2);
         }
-        native::permute(&mut state);
-        let output = [0, 1, 2].map(|i| wanted[i].then(|| ctx.load_witness(state[i])));
-        self.permutations.push(PermutationCells { input, swap, output });
-        output
+        native::permute(&mut permuted);
+        let output = [0, 1, 2].map(|i| wanted[i].then(|| ctx.load_witness(permuted[i])));
+        self.permutations.push(PermutationCells { input, swap, output, state, capacity });
+        (output, permuted)
     }
 
     /// `merit_core::poseidon::hash(inputs)`: the fixed-length sponge, `⌈len / 2⌉`
@@ -573,6 +623,10 @@ impl PoseidonChip {
         gate: &impl GateInstructions<Fr>,
         inputs: &[AssignedValue<Fr>],
     ) -> AssignedValue<Fr> {
+        if !self.layout.is_narrow() {
+            return self.hash_absorbing(ctx, inputs);
+        }
+        let capacity = native::capacity(inputs.len());
         let zero = self.zero(ctx);
         let mut state = [self.capacity(ctx, inputs.len()), zero, zero];
         let chunks: Vec<&[AssignedValue<Fr>]> =
@@ -583,10 +637,41 @@ impl PoseidonChip {
                 *word = if i == 0 { *input } else { gate.add(ctx, *word, *input) };
             }
             let wanted = if i == last { [false, true, false] } else { [true; T] };
-            let output = self.permute(ctx, state, zero, wanted);
+            let values = state.map(|cell| *cell.value());
+            let start = (i == 0).then_some(capacity);
+            let (output, _) = self.record(ctx, (state, values), zero, wanted, start);
             state = output.map(|word| word.unwrap_or(zero));
         }
         state[1]
+    }
+
+    /// [`PoseidonChip::hash`] for the wide layout: each later permutation of the sponge
+    /// continues the one before inside the gate, absorbing its two words there, so no flex-gate
+    /// additions and no intermediate outputs are assigned.
+    fn hash_absorbing(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        inputs: &[AssignedValue<Fr>],
+    ) -> AssignedValue<Fr> {
+        let zero = self.zero(ctx);
+        let capacity = native::capacity(inputs.len());
+        let chunks: Vec<&[AssignedValue<Fr>]> =
+            if inputs.is_empty() { vec![&[]] } else { inputs.chunks(2).collect() };
+        let last = chunks.len() - 1;
+        let mut state = [capacity, Fr::zero(), Fr::zero()];
+        let mut digest = None;
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let words = [0, 1].map(|j| chunk.get(j).copied().unwrap_or(zero));
+            state[1] += words[0].value();
+            state[2] += words[1].value();
+            let wanted = [false, i == last, false];
+            let start = (i == 0).then_some(capacity);
+            let (output, permuted) =
+                self.record(ctx, ([zero, words[0], words[1]], state), zero, wanted, start);
+            state = permuted;
+            digest = output[1];
+        }
+        digest.expect("the last permutation's output is wanted")
     }
 
     /// `merit_core::poseidon::hash2(left, right)`: one permutation.
@@ -598,8 +683,9 @@ impl PoseidonChip {
     ) -> AssignedValue<Fr> {
         let zero = self.zero(ctx);
         let capacity = self.capacity(ctx, 2);
-        self.permute(ctx, [capacity, left, right], zero, [false, true, false])[1]
-            .expect("output 1 wanted")
+        self.permute(ctx, [capacity, left, right], zero, [false, true, false], native::capacity(2))
+            [1]
+        .expect("output 1 wanted")
     }
 
     /// The Merkle parent of `node` and `sibling`: `hash2(node, sibling)`, or
@@ -612,7 +698,8 @@ impl PoseidonChip {
         is_right: AssignedValue<Fr>,
     ) -> AssignedValue<Fr> {
         let capacity = self.capacity(ctx, 2);
-        self.permute(ctx, [capacity, node, sibling], is_right, [false, true, false])[1]
+        let constant = native::capacity(2);
+        self.permute(ctx, [capacity, node, sibling], is_right, [false, true, false], constant)[1]
             .expect("output 1 wanted")
     }
 

@@ -7,7 +7,10 @@
 //! (input, output) are mostly empty and every row stores the three state words. Twelve columns
 //! carry two full rounds or five partial rounds per row, and one row serves as the output of a
 //! permutation and the input of the next: 17 rows × 12 = **204 cells** per permutation (−13%),
-//! with 7 equality-enabled columns per 12 instead of 8 (fewer permutation-argument products).
+//! with 4 equality-enabled columns per 12 instead of 8 (fewer permutation-argument products):
+//! a sponge's later permutations continue the one before inside the gate (the link row adds
+//! the absorbed words to the previous output), so only the digest, the two input words and the
+//! swap bit are copied in or out, and the capacity word is a constant of the gate.
 //! Its keys differ from the narrow gate's, so the configurations whose keys and proofs are
 //! committed (tiny, n16) keep the narrow one.
 //!
@@ -17,9 +20,13 @@
 //! (one permutation) starts after the link row `17·s` and takes rows `17·s + 1 ..= 17·s + 16`;
 //! row `17·(s + 1)` is its output and the next slot's input:
 //! - **link** (`q_link`): `w0..w2` the previous slot's output (zero above the first slot),
-//!   `w3..w5` this slot's input, `w6` its swap bit (boolean); the next row's state is
-//!   `(w3, w4, w5)`, `w4` and `w5` exchanged when the bit is one, plus the first round's
-//!   constants `k0..k2`. The swap orders a Merkle node and its sibling; other hashes pin it to 0.
+//!   `w4, w5` this slot's input words, `w6` its swap bit (boolean), `k4` whether the slot
+//!   continues the previous one (a sponge's later permutation); the next row's state is
+//!   `k4·(w0, w1, w2) + (0, w4, w5)`, `w4` and `w5` exchanged when the bit is one, plus the
+//!   first round's constants `k0..k2`, where `k0` also holds a fresh permutation's capacity
+//!   word. The swap orders a Merkle node and its sibling; other hashes pin it to 0. Only `w1`
+//!   (the digest), `w4`, `w5` and `w6` are equality-enabled. A sponge's permutations are laid
+//!   out in consecutive slots of one column set ([`place`]).
 //! - **two full rounds** (`q_full`, rows 1–2 and 15–16): `s = w0..w2`, `w3..w5 = s²`,
 //!   `t = w6..w8 = M·s⁵ + k0..k2`, `w9..w11 = t²`, next state `= M·t⁵ + k3..k5`.
 //! - **five partial rounds** (`q_five`, rows 3–13) and **two** (`q_two`, row 14): `s = w0..w2`,
@@ -46,10 +53,12 @@ use halo2_base::{
 };
 use merit_core::poseidon::{self as native, R_F, R_P, T};
 
-use crate::poseidon::{assert_fits, mds_apply, pow5, rc, PermutationCells, TamperCell};
+use crate::poseidon::{mds_apply, pow5, rc, PermutationCells, TamperCell};
 
 /// Advice columns of one column set.
 pub const COLUMNS_PER_SET: usize = 12;
+/// The equality-enabled columns of a set: the digest `w1`, the inputs `w4, w5`, the swap `w6`.
+pub const EQUALITY_COLUMNS: [usize; 4] = [1, 4, 5, 6];
 /// Rows one permutation takes (its body and one link row).
 pub const ROWS_PER_PERMUTATION: usize = 17;
 /// Advice cells one permutation occupies.
@@ -209,6 +218,9 @@ pub struct WidePoseidonGateConfig {
     pub constants: [Column<Fixed>; CONSTANTS],
     /// Selectors `q_link, q_full, q_five, q_two`, shared by every set.
     pub selectors: [Column<Fixed>; 4],
+    /// Per set, at its link rows: the capacity word of a fresh permutation and the flag of
+    /// one that continues the slot before.
+    pub starts: Vec<[Column<Fixed>; 2]>,
 }
 
 impl WidePoseidonGateConfig {
@@ -217,12 +229,14 @@ impl WidePoseidonGateConfig {
         assert!(num_sets > 0, "a Poseidon gate needs at least one column set");
         let constants = [(); CONSTANTS].map(|_| meta.fixed_column());
         let selectors = [(); 4].map(|_| meta.fixed_column());
+        let starts: Vec<[Column<Fixed>; 2]> =
+            (0..num_sets).map(|_| [meta.fixed_column(), meta.fixed_column()]).collect();
         let sets: Vec<_> = (0..num_sets)
             .map(|_| {
                 let columns = [(); COLUMNS_PER_SET].map(|_| meta.advice_column());
-                // Outputs in w0..w2, inputs and the swap bit in w3..w6.
-                for column in &columns[..7] {
-                    meta.enable_equality(*column);
+                // The digest in w1, the input words and the swap bit in w4..w6.
+                for column in EQUALITY_COLUMNS.map(|i| columns[i]) {
+                    meta.enable_equality(column);
                 }
                 columns
             })
@@ -230,8 +244,9 @@ impl WidePoseidonGateConfig {
         let m = *native::mds();
         let five = partial_functions(LONG, None);
         let two = partial_functions(SHORT, None);
-        for columns in &sets {
+        for (columns, start) in sets.iter().zip(&starts) {
             meta.create_gate("poseidon (wide)", |meta| {
+                let [capacity, chain] = start.map(|col| meta.query_fixed(col, Rotation::cur()));
                 let w = columns.map(|col| meta.query_advice(col, Rotation::cur()));
                 let next = [0, 1, 2].map(|i| meta.query_advice(columns[i], Rotation::next()));
                 let k = constants.map(|col| meta.query_fixed(col, Rotation::cur()));
@@ -243,11 +258,15 @@ impl WidePoseidonGateConfig {
                 // Link row: swap bit, ordering, first round constants.
                 let bit = w[6].clone();
                 constraints.push(q_link.clone() * bit.clone() * (c(Fr::one()) - bit.clone()));
-                constraints.push(q_link.clone() * (next[0].clone() - w[3].clone() - k[0].clone()));
+                let carried = chain.clone() * w[0].clone() + capacity;
+                constraints.push(q_link.clone() * (next[0].clone() - carried - k[0].clone()));
                 let first = w[4].clone() + bit.clone() * (w[5].clone() - w[4].clone());
-                constraints.push(q_link.clone() * (next[1].clone() - first - k[1].clone()));
+                let carried = chain.clone() * w[1].clone();
+                constraints
+                    .push(q_link.clone() * (next[1].clone() - carried - first - k[1].clone()));
                 let second = w[5].clone() + bit * (w[4].clone() - w[5].clone());
-                constraints.push(q_link * (next[2].clone() - second - k[2].clone()));
+                let carried = chain * w[2].clone();
+                constraints.push(q_link * (next[2].clone() - carried - second - k[2].clone()));
 
                 // Two full rounds.
                 let sbox =
@@ -305,7 +324,7 @@ impl WidePoseidonGateConfig {
                 constraints
             });
         }
-        Self { sets, constants, selectors }
+        Self { sets, constants, selectors, starts }
     }
 
     /// Slots (permutations) per column set with `usable_rows` rows.
@@ -313,10 +332,10 @@ impl WidePoseidonGateConfig {
         usable_rows.saturating_sub(1) / ROWS_PER_PERMUTATION
     }
 
-    /// Assigns `permutations` (slot after slot, set after set) and the fixed columns, and ties
-    /// inputs and outputs to their virtual cells. `copy_manager` is `None` only for witness
-    /// generation without constraints. `tamper` changes one cell (tests only; its row counts
-    /// from the slot's link row, 0, to its output row, 17).
+    /// Assigns `permutations` (placed by [`place`]) and the fixed columns, and ties inputs and
+    /// outputs to their virtual cells. `copy_manager` is `None` only for witness generation
+    /// without constraints. `tamper` changes one cell (tests only; its row counts from the
+    /// slot's link row, 0, to its output row, 17).
     pub fn assign(
         &self,
         mut layouter: impl Layouter<Fr>,
@@ -326,34 +345,68 @@ impl WidePoseidonGateConfig {
         tamper: Option<TamperCell>,
     ) {
         let slots = Self::slots_per_set(usable_rows);
-        assert_fits(permutations.len(), self.sets.len(), slots);
+        let placed = place(permutations, slots);
+        let sets = placed.last().map_or(0, |(set, _)| set + 1);
+        assert!(
+            sets <= self.sets.len(),
+            "{} permutations need {sets} column sets of {slots} slots, not {}",
+            permutations.len(),
+            self.sets.len()
+        );
+        // Per set and slot: the permutation laid out there.
+        let mut occupant = vec![vec![None; slots]; self.sets.len()];
+        for (index, (set, slot)) in placed.iter().enumerate() {
+            occupant[*set][*slot] = Some(index);
+        }
         layouter
             .assign_region(
                 || "poseidon permutations (wide)",
                 |mut region| {
-                    self.assign_fixed(&mut region, slots);
+                    let starts: Vec<Vec<Option<Fr>>> = occupant
+                        .iter()
+                        .map(|set| {
+                            set.iter()
+                                .map(|p| p.map_or(Some(Fr::zero()), |i| permutations[i].capacity))
+                                .collect()
+                        })
+                        .collect();
+                    debug_assert_eq!(starts.len(), self.starts.len());
+                    self.assign_fixed(&mut region, &starts);
                     let mut copy_manager = copy_manager.map(|c| c.lock().unwrap());
                     let dummy = permutation_rows([Fr::zero(); T], false);
                     for (set, columns) in self.sets.iter().enumerate() {
-                        let first = set * slots;
                         let mut rows =
                             vec![[Fr::zero(); COLUMNS_PER_SET]; 1 + slots * ROWS_PER_PERMUTATION];
-                        for slot in 0..slots {
+                        for (slot, index) in occupant[set].iter().enumerate() {
                             let base = slot * ROWS_PER_PERMUTATION;
-                            let laid_out = permutations.get(first + slot).map(|p| {
-                                let input = p.input.map(|cell| *cell.value());
-                                rows[base][3..6].copy_from_slice(&input);
+                            let laid_out = index.map(|i| {
+                                let p = &permutations[i];
+                                if p.capacity.is_none() {
+                                    let previous = [0, 1, 2].map(|j| rows[base][j]);
+                                    let absorbed =
+                                        [Fr::zero(), *p.input[1].value(), *p.input[2].value()];
+                                    assert_eq!(
+                                        p.state,
+                                        [0, 1, 2].map(|j| previous[j] + absorbed[j]),
+                                        "a continuing permutation follows its sponge's previous one"
+                                    );
+                                }
+                                rows[base][4] = *p.input[1].value();
+                                rows[base][5] = *p.input[2].value();
                                 rows[base][6] = *p.swap.value();
-                                permutation_rows(input, *p.swap.value() == Fr::one())
+                                permutation_rows(p.state, *p.swap.value() == Fr::one())
                             });
                             let (body, output) = laid_out.as_ref().unwrap_or(&dummy);
                             rows[base + 1..base + ROWS_PER_PERMUTATION].copy_from_slice(body);
                             rows[base + ROWS_PER_PERMUTATION][..T].copy_from_slice(output);
                         }
-                        if let Some(t) = tamper.filter(|t| (first..first + slots).contains(&t.slot))
-                        {
-                            rows[(t.slot - first) * ROWS_PER_PERMUTATION + t.row][t.column] +=
-                                Fr::one();
+                        if let Some(t) = tamper {
+                            if let Some(&(tset, tslot)) = placed.get(t.slot) {
+                                if tset == set {
+                                    rows[tslot * ROWS_PER_PERMUTATION + t.row][t.column] +=
+                                        Fr::one();
+                                }
+                            }
                         }
                         let cells: Vec<[Cell; COLUMNS_PER_SET]> = rows
                             .iter()
@@ -363,14 +416,23 @@ impl WidePoseidonGateConfig {
                             })
                             .collect();
                         let Some(copy_manager) = copy_manager.as_mut() else { continue };
-                        for (slot, permutation) in permutations[first.min(permutations.len())..]
-                            .iter()
-                            .take(slots)
-                            .enumerate()
-                        {
+                        for (slot, index) in occupant[set].iter().enumerate() {
+                            let Some(i) = index else { continue };
+                            let permutation = &permutations[*i];
+                            assert!(
+                                permutation.output[0].is_none() && permutation.output[2].is_none(),
+                                "the wide layout copies out only the digest word"
+                            );
                             let base = slot * ROWS_PER_PERMUTATION;
-                            let outputs = &cells[base + ROWS_PER_PERMUTATION][..T];
-                            permutation.tie(&mut region, &cells[base][3..7], outputs, copy_manager);
+                            let link = &cells[base];
+                            let output = &cells[base + ROWS_PER_PERMUTATION];
+                            permutation.tie(
+                                &mut region,
+                                &[link[3], link[4], link[5], link[6]],
+                                &output[..T],
+                                copy_manager,
+                                false,
+                            );
                         }
                     }
                     Ok(())
@@ -379,9 +441,12 @@ impl WidePoseidonGateConfig {
             .expect("the Poseidon region assigns");
     }
 
-    fn assign_fixed(&self, region: &mut Region<'_, Fr>, slots: usize) {
+    /// The fixed columns; `starts[set][slot]` is the slot's capacity word, `None` when it
+    /// continues the slot before (unlisted slots: empty, capacity zero).
+    fn assign_fixed(&self, region: &mut Region<'_, Fr>, starts: &[Vec<Option<Fr>>]) {
         let constants: Vec<[Fr; CONSTANTS]> =
             (0..ROWS_PER_PERMUTATION).map(row_constants).collect();
+        let slots = starts.iter().map(Vec::len).max().unwrap_or(0);
         for slot in 0..slots {
             for (row, row_constants) in constants.iter().enumerate() {
                 let offset = slot * ROWS_PER_PERMUTATION + row;
@@ -399,8 +464,46 @@ impl WidePoseidonGateConfig {
                     raw_assign_fixed(region, *column, offset, on);
                 }
             }
+            for (columns, set_starts) in self.starts.iter().zip(starts) {
+                let start = set_starts.get(slot).copied().unwrap_or(Some(Fr::zero()));
+                let (capacity, chain) = match start {
+                    Some(capacity) => (capacity, Fr::zero()),
+                    None => (Fr::zero(), Fr::one()),
+                };
+                raw_assign_fixed(region, columns[0], slot * ROWS_PER_PERMUTATION, capacity);
+                raw_assign_fixed(region, columns[1], slot * ROWS_PER_PERMUTATION, chain);
+            }
         }
     }
+}
+
+/// Where each permutation goes, `(set, slot)`: in order, slot after slot, except that a sponge
+/// (a fresh permutation and the ones that continue it) never straddles two sets — one that
+/// would is moved whole to the next set's first slot.
+pub fn place(permutations: &[PermutationCells], slots: usize) -> Vec<(usize, usize)> {
+    assert!(slots > 0, "a column set holds at least one permutation");
+    let mut placed = Vec::with_capacity(permutations.len());
+    let (mut set, mut slot) = (0, 0);
+    let mut i = 0;
+    while i < permutations.len() {
+        let run = 1 + permutations[i + 1..].iter().take_while(|p| p.capacity.is_none()).count();
+        assert!(run <= slots, "a sponge of {run} permutations exceeds a column set");
+        if slot + run > slots {
+            (set, slot) = (set + 1, 0);
+        }
+        for _ in 0..run {
+            placed.push((set, slot));
+            slot += 1;
+        }
+        i += run;
+    }
+    placed
+}
+
+/// Column sets [`place`] fills with `permutations` at `usable_rows` rows.
+pub fn sets_needed(permutations: &[PermutationCells], usable_rows: usize) -> usize {
+    let slots = WidePoseidonGateConfig::slots_per_set(usable_rows);
+    place(permutations, slots).last().map_or(0, |(set, _)| set + 1)
 }
 
 fn assign_row(
@@ -418,7 +521,7 @@ fn assign_row(
 /// holds a value the permutation uses; the others are unused and unconstrained.
 pub fn cell_is_used(row: usize, column: usize) -> bool {
     match row {
-        0 => (3..7).contains(&column),
+        0 => (4..7).contains(&column),
         ROWS_PER_PERMUTATION => column < T,
         r => match row_kind(r) {
             RowKind::Partial(k) => column < 2 + 2 * k,
@@ -482,9 +585,9 @@ mod tests {
         let set = |rows: &mut Vec<[Fr; COLUMNS_PER_SET]>, r: usize, c: usize, v: Fr| {
             rows[r][c] = if inject == Some((r, c)) { v + Fr::one() } else { v };
         };
-        for (i, value) in input.iter().enumerate() {
-            set(&mut rows, 0, 3 + i, *value);
-        }
+        // A fresh permutation: its capacity word input[0] is the gate's constant.
+        set(&mut rows, 0, 4, input[1]);
+        set(&mut rows, 0, 5, input[2]);
         set(&mut rows, 0, 6, swap);
         let sbox = |x: Fr, x2: Fr| x2 * x2 * x;
         for r in 1..=ROWS_PER_PERMUTATION {
@@ -494,7 +597,11 @@ mod tests {
             let next: [Fr; T] = match row_kind(r - 1) {
                 RowKind::Link => {
                     let b = p[6];
-                    [p[3] + k[0], p[4] + b * (p[5] - p[4]) + k[1], p[5] + b * (p[4] - p[5]) + k[2]]
+                    [
+                        input[0] + k[0],
+                        p[4] + b * (p[5] - p[4]) + k[1],
+                        p[5] + b * (p[4] - p[5]) + k[2],
+                    ]
                 }
                 RowKind::Full => [0, 1, 2].map(|i| {
                     (0..T).map(|j| m[i][j] * sbox(p[6 + j], p[9 + j])).sum::<Fr>() + k[T + i]
@@ -559,9 +666,9 @@ mod tests {
         rows
     }
 
-    /// One column set with one slot, laid out from given rows, no copy constraints: only the
-    /// gate can object.
-    struct GateOnly(Vec<[Fr; COLUMNS_PER_SET]>);
+    /// One column set with one slot of a fresh permutation of the given capacity word, laid out
+    /// from given rows, no copy constraints: only the gate can object.
+    struct GateOnly(Vec<[Fr; COLUMNS_PER_SET]>, Fr);
 
     impl halo2_base::halo2_proofs::plonk::Circuit<Fr> for GateOnly {
         type Config = WidePoseidonGateConfig;
@@ -569,7 +676,7 @@ mod tests {
         type Params = ();
 
         fn without_witnesses(&self) -> Self {
-            Self(vec![])
+            Self(vec![], self.1)
         }
 
         fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
@@ -584,7 +691,7 @@ mod tests {
             layouter.assign_region(
                 || "one slot",
                 |mut region| {
-                    config.assign_fixed(&mut region, 1);
+                    config.assign_fixed(&mut region, &[vec![Some(self.1)]]);
                     for (offset, values) in self.0.iter().enumerate() {
                         assign_row(&mut region, &config.sets[0], offset, values);
                     }
@@ -594,8 +701,8 @@ mod tests {
         }
     }
 
-    fn gate_accepts(rows: Vec<[Fr; COLUMNS_PER_SET]>) -> bool {
-        halo2_base::halo2_proofs::dev::MockProver::run(7, &GateOnly(rows), vec![])
+    fn gate_accepts(rows: Vec<[Fr; COLUMNS_PER_SET]>, capacity: Fr) -> bool {
+        halo2_base::halo2_proofs::dev::MockProver::run(7, &GateOnly(rows, capacity), vec![])
             .expect("the circuit synthesizes")
             .verify()
             .is_ok()
@@ -612,20 +719,48 @@ mod tests {
         let mut expected = [input[0], input[2], input[1]];
         native::permute(&mut expected);
         assert_eq!(honest[ROWS_PER_PERMUTATION][..T], expected);
-        assert!(gate_accepts(honest));
+        assert!(gate_accepts(honest, input[0]));
         let mut checked = 0;
         for row in 0..=ROWS_PER_PERMUTATION {
             for column in 0..COLUMNS_PER_SET {
-                let input_cell = row == 0 && (3..6).contains(&column);
+                let input_cell = row == 0 && (4..6).contains(&column);
                 if input_cell || !cell_is_used(row, column) {
                     continue;
                 }
                 let rows = derive_rows(input, Fr::one(), Some((row, column)));
-                assert!(!gate_accepts(rows), "a changed cell ({row}, {column}) was accepted");
+                assert!(
+                    !gate_accepts(rows, input[0]),
+                    "a changed cell ({row}, {column}) was accepted"
+                );
                 checked += 1;
             }
         }
         assert_eq!(checked, 1 + 2 * 12 + LONG_ROWS * 12 + 6 + 2 * 12 + 3);
+    }
+
+    /// A sponge never straddles two column sets: one that would is moved whole to the next.
+    #[test]
+    fn sponges_stay_in_one_column_set() {
+        let cell = halo2_base::AssignedValue {
+            value: halo2_base::halo2_proofs::plonk::Assigned::Trivial(Fr::zero()),
+            cell: None,
+        };
+        let p = |capacity: Option<Fr>| PermutationCells {
+            input: [cell; T],
+            swap: cell,
+            output: [None; T],
+            state: [Fr::zero(); T],
+            capacity,
+        };
+        let (fresh, more) = (p(Some(Fr::one())), p(None));
+        // Slots of 4: a single, a sponge of three, a sponge of two (moved), singles.
+        let permutations = [fresh, fresh, more, more, fresh, more, fresh, fresh];
+        assert_eq!(
+            place(&permutations, 4),
+            [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 2), (1, 3)]
+        );
+        let permutations = [fresh, fresh, fresh, fresh, more, fresh];
+        assert_eq!(place(&permutations, 4), [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
     }
 
     /// The affine functions the gate fixes reproduce the rows the witness computes.

@@ -148,8 +148,9 @@ fn the_smallest_configuration_builds_and_reports_its_cost() {
 }
 
 /// n64 as checked in (degree 5, the wide Poseidon layout) against the same shape with the
-/// defaults: the degree is raised from the gates' own 4, and only the Poseidon gate's cells and
-/// columns change (204 instead of 234 cells per permutation, columns in sets of 12).
+/// defaults: the degree is raised from the gates' own 4, the Poseidon gate's cells and columns
+/// change (204 instead of 234 cells per permutation, columns in sets of 12) and the flex gate
+/// no longer absorbs sponge inputs.
 #[test]
 fn the_throughput_settings_raise_the_degree_and_narrow_the_poseidon_cells() {
     let tuned = CircuitConfig::load(&configs_dir().join("n64.json")).unwrap();
@@ -162,7 +163,9 @@ fn the_throughput_settings_raise_the_degree_and_narrow_the_poseidon_cells() {
         (circuit_stats(&tuned, &vector).unwrap(), circuit_stats(&plain, &vector).unwrap());
     assert_eq!((plain.degree, tuned.degree), (4, 5));
     assert_eq!(tuned.permutations, plain.permutations);
-    assert_eq!(tuned.gate_cells, plain.gate_cells);
+    // A sponge's later permutations continue inside the wide gate: no flex-gate additions and
+    // no intermediate outputs.
+    assert!(tuned.gate_cells < plain.gate_cells, "{} {}", tuned.gate_cells, plain.gate_cells);
     assert_eq!(tuned.poseidon_cells, plain.permutations * 17 * 12);
     assert_eq!(plain.poseidon_cells, plain.permutations * 39 * 6);
     assert!(tuned.total_advice_cells() < plain.total_advice_cells());

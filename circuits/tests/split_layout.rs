@@ -10,6 +10,7 @@ use merit_circuits::{
     batch::{build_batch_circuit_with, AccountWitness, BatchCircuitError, BatchShape},
     builder::MeritCircuitBuilder,
     model::ModelShape,
+    poseidon::{PoseidonChip, PoseidonLayout},
     sorted_writes::SortedWrites,
     split_layout::SplitWrites,
 };
@@ -167,7 +168,18 @@ fn lean(shape: BatchShape) -> BatchShape {
 /// Builds the batch circuit for `vector` (its own witness) and runs MockProver against
 /// `vector.public_instances`.
 fn verify_own(vector: &BatchVector, shape: &BatchShape) -> Result<bool, BatchCircuitError> {
+    verify_own_in(PoseidonLayout::Narrow, vector, shape)
+}
+
+/// [`verify_own`] with the Poseidon gate in `layout`.
+fn verify_own_in(
+    layout: PoseidonLayout,
+    vector: &BatchVector,
+    shape: &BatchShape,
+) -> Result<bool, BatchCircuitError> {
     let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, 18, 17);
+    builder.poseidon_layout = layout;
+    builder.poseidon = PoseidonChip::new(layout);
     let instances = merit_circuits::batch::build_batch_circuit(&mut builder, shape, vector)?;
     assert_eq!(instances, vector.public_instances);
     builder.calculate_params();
@@ -263,6 +275,9 @@ fn honest_batches_satisfy_sorted_writes_with_their_outputs() {
                 assert!(verify_own(&vector, &shape).unwrap(), "{name} {levels} {top}");
             }
         }
+        // As the throughput configurations run it: lean, wide Poseidon layout.
+        let shape = lean(sorted_shape(&vector, fitting, fitting - 1));
+        assert!(verify_own_in(PoseidonLayout::Wide, &vector, &shape).unwrap(), "{name} wide");
     }
 }
 
