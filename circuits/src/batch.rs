@@ -51,7 +51,7 @@ use crate::{
     model::{infer, load_model, ModelShape},
     policy::{load_policy, reward},
     poseidon::PoseidonChip,
-    sorted_writes::{settle, LeafWrites, SortedWrites},
+    sorted_writes::{settle, LeafWrites, SortedWrites, SortedWritesError},
     split_layout::{
         link_new_accounts, write_account_slot, NewAccountCount, SplitError, SplitWrites,
     },
@@ -137,6 +137,9 @@ pub enum BatchCircuitError {
     /// The split layout's writes could not be derived from the trace.
     #[error(transparent)]
     Split(#[from] SplitError),
+    /// The sorted writes could not be planned.
+    #[error(transparent)]
+    SortedWrites(#[from] SortedWritesError),
     /// The accounts after the batch do not fit the circuit's `active_depth`.
     #[error(
         "the tree would hold {leaves} leaves (the sentinel and {} accounts) after the batch; the \
@@ -246,10 +249,11 @@ impl AccountWitness {
                         .chain([&vector.trace.sentinel])
                         .map(|w| (w.index, w.new_leaf))
                         .collect();
-                    let sorted =
-                        SortedWrites::plan(vector.prev_state.tree(), (levels, top), &recorded)
-                            .map_err(|e| SplitError::Trace(e.to_string()))?;
-                    writes.sorted = Some(sorted);
+                    writes.sorted = Some(SortedWrites::plan(
+                        vector.prev_state.tree(),
+                        (levels, top),
+                        &recorded,
+                    )?);
                 }
                 Self::Split(writes)
             }

@@ -425,13 +425,8 @@ impl PoseidonGateConfig {
                         }
                         let cells = assign_rows(&mut region, columns, base, &rows);
                         if let Some(copy_manager) = copy_manager.as_mut() {
-                            permutation.tie(
-                                &mut region,
-                                &cells.first,
-                                &cells.last,
-                                copy_manager,
-                                true,
-                            );
+                            let inputs = cells.first.map(Some);
+                            permutation.tie(&mut region, inputs, &cells.last, copy_manager);
                         }
                     }
                     Ok(())
@@ -516,19 +511,20 @@ pub struct PermutationCells {
 
 impl PermutationCells {
     /// Ties the virtual cells to the gate's: `inputs` are the laid-out `(s0, s1, s2, swap)`
-    /// (`s0` left untied unless `tie_s0`: the wide layout fixes it in the gate), `outputs` the
+    /// (`None`: not copied, as the wide layout's `s0`, which the gate fixes), `outputs` the
     /// output state (only the wanted words are tied).
     pub(crate) fn tie(
         &self,
         region: &mut Region<'_, Fr>,
-        inputs: &[Cell],
+        inputs: [Option<Cell>; 4],
         outputs: &[Cell],
         copy_manager: &mut CopyConstraintManager<Fr>,
-        tie_s0: bool,
     ) {
         let virtual_inputs = self.input.iter().chain([&self.swap]);
-        for (virtual_cell, cell) in virtual_inputs.zip(inputs).skip(usize::from(!tie_s0)) {
-            constrain_virtual_equals_external(region, *virtual_cell, *cell, copy_manager);
+        for (virtual_cell, cell) in virtual_inputs.zip(inputs) {
+            if let Some(cell) = cell {
+                constrain_virtual_equals_external(region, *virtual_cell, cell, copy_manager);
+            }
         }
         for (output, cell) in self.output.iter().zip(outputs) {
             if let Some(virtual_cell) = output {

@@ -426,13 +426,8 @@ impl WidePoseidonGateConfig {
                             let base = slot * ROWS_PER_PERMUTATION;
                             let link = &cells[base];
                             let output = &cells[base + ROWS_PER_PERMUTATION];
-                            permutation.tie(
-                                &mut region,
-                                &[link[3], link[4], link[5], link[6]],
-                                &output[..T],
-                                copy_manager,
-                                false,
-                            );
+                            let inputs = [None, Some(link[4]), Some(link[5]), Some(link[6])];
+                            permutation.tie(&mut region, inputs, &output[..T], copy_manager);
                         }
                     }
                     Ok(())
