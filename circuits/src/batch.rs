@@ -319,6 +319,30 @@ pub fn batch_circuit_with(
     accounts: &AccountWitness,
 ) -> Result<[AssignedValue<Fr>; CIRCUIT_INSTANCES], BatchCircuitError> {
     check_fits(shape, vector)?;
+    let slots = constrain_contributions(ctx, range, tables, poseidon, shape, vector);
+    constrain_accounts(ctx, range, tables, poseidon, shape, vector, accounts, slots)
+}
+
+/// What the contribution slots leave to the account slots and the public instances.
+#[derive(Debug, Clone, Copy)]
+struct ContributionSlots {
+    zero: AssignedValue<Fr>,
+    groups: AssignedValue<Fr>,
+    commitment: AssignedValue<Fr>,
+    model_commitment: AssignedValue<Fr>,
+    policy_commitment: AssignedValue<Fr>,
+    total: AssignedValue<Fr>,
+}
+
+/// Layout steps 1 and 2 (model, policy, contribution slots, budget) of a batch that fits.
+fn constrain_contributions(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    tables: &mut TableLookups,
+    poseidon: &mut PoseidonChip,
+    shape: &BatchShape,
+    vector: &BatchVector,
+) -> ContributionSlots {
     let gate = &range.gate;
     let zero = ctx.load_zero();
 
@@ -413,6 +437,25 @@ pub fn batch_circuit_with(
     // Budget.
     let headroom = gate.sub(ctx, policy.batch_budget, total);
     range.range_check(ctx, headroom, 96);
+    ContributionSlots { zero, groups, commitment, model_commitment, policy_commitment, total }
+}
+
+/// Layout steps 3 and 4 (account slots, sentinel, roots) after
+/// [`constrain_contributions`]; returns the public instances.
+#[allow(clippy::too_many_arguments)]
+fn constrain_accounts(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    tables: &mut TableLookups,
+    poseidon: &mut PoseidonChip,
+    shape: &BatchShape,
+    vector: &BatchVector,
+    accounts: &AccountWitness,
+    slots: ContributionSlots,
+) -> Result<[AssignedValue<Fr>; CIRCUIT_INSTANCES], BatchCircuitError> {
+    let gate = &range.gate;
+    let ContributionSlots { zero, groups, commitment, model_commitment, policy_commitment, total } =
+        slots;
 
     // 3. Account slots, on the prefix subtree of `active_depth` levels when the shape has one.
     let trace = trace_for(shape, vector);
@@ -572,8 +615,21 @@ pub fn build_batch_circuit(
     shape: &BatchShape,
     vector: &BatchVector,
 ) -> Result<Vec<Fr>, BatchCircuitError> {
-    let accounts = AccountWitness::of(shape, vector)?;
-    build_batch_circuit_with(builder, shape, vector, &accounts)
+    check_fits(shape, vector)?;
+    builder.base.set_instance_columns(1);
+    let range = builder.range_chip();
+    let MeritCircuitBuilder { base, tables, poseidon, .. } = &mut *builder;
+    let ctx = base.main(0);
+    // The account slots' witness (the split layout's replays of the tree writes, a third of
+    // the native work) is planned on another thread while the contribution slots are
+    // assigned: the cells and their order are those of `build_batch_circuit_with`.
+    let outputs = std::thread::scope(|scope| {
+        let planned = scope.spawn(|| AccountWitness::of(shape, vector));
+        let slots = constrain_contributions(ctx, &range, tables, poseidon, shape, vector);
+        let accounts = planned.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        constrain_accounts(ctx, &range, tables, poseidon, shape, vector, &accounts, slots)
+    })?;
+    Ok(expose(builder, outputs))
 }
 
 /// [`build_batch_circuit`] with the account slots' witness given.
@@ -594,9 +650,17 @@ pub fn build_batch_circuit_with(
         vector,
         accounts,
     )?;
+    Ok(expose(builder, outputs))
+}
+
+/// Exposes `outputs` as the public instances and returns their values.
+fn expose(
+    builder: &mut MeritCircuitBuilder,
+    outputs: [AssignedValue<Fr>; CIRCUIT_INSTANCES],
+) -> Vec<Fr> {
     let values = outputs.iter().map(|v| *v.value()).collect();
     builder.base.assigned_instances[0].extend(outputs);
-    Ok(values)
+    values
 }
 
 /// Writes a closed group's row, or a zero row when the slot does not close a group.

@@ -12,11 +12,10 @@
 //! `merit_core::Contribution::field_elements` does; the hash is
 //! `Poseidon([tag, contributor, task_id, nonce, payload_hi, payload_lo, words…])`.
 
-use crate::poseidon::PoseidonChip;
+use crate::{fixed_point::pow2, poseidon::PoseidonChip};
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
     halo2_proofs::halo2curves::bn256::Fr,
-    halo2_proofs::halo2curves::ff::Field,
     AssignedValue, Context,
     QuantumCell::{Constant, Witness},
 };
@@ -123,8 +122,7 @@ pub fn contribution_hash(
     let mut elements = vec![tag, c.contributor, c.task_id, c.nonce, c.payload[0], c.payload[1]];
     for chunk in c.features.chunks(FEATURES_PER_WORD) {
         // Σ (f_i + 2^15) 2^(16 i) = Σ f_i 2^(16 i) + 2^15 Σ 2^(16 i)
-        let powers: Vec<Fr> =
-            (0..chunk.len()).map(|i| Fr::from(2u64).pow_vartime([16 * i as u64])).collect();
+        let powers: Vec<Fr> = (0..chunk.len() as u32).map(|i| pow2(16 * i)).collect();
         let offset: Fr = powers.iter().fold(Fr::zero(), |acc, p| acc + p) * Fr::from(1 << 15);
         let dot = gate.inner_product(ctx, chunk.iter().copied(), powers.into_iter().map(Constant));
         elements.push(gate.add(ctx, dot, Constant(offset)));

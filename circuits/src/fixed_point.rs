@@ -9,6 +9,8 @@
 //! costs `ceil(b / L)` lookups plus about `3 · ceil(b / L)` cells; [`relu`] costs two such range
 //! checks plus about 8 cells; [`floor_div`] one `S`-bit range check plus 4 cells.
 
+use std::sync::LazyLock;
+
 use halo2_base::halo2_proofs::halo2curves::ff::Field;
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
@@ -19,8 +21,17 @@ use halo2_base::{
 use merit_core::field::fr_from_i64;
 
 /// `2^bits` as a field element.
+///
+/// From a table for `bits < 256` (the circuit's inner loops call this for every packed word,
+/// and exponentiation was a sixth of an n1024 witness); computed for larger `bits`.
 pub fn pow2(bits: u32) -> Fr {
-    Fr::from(2u64).pow_vartime([u64::from(bits)])
+    static POWERS: LazyLock<Vec<Fr>> = LazyLock::new(|| {
+        std::iter::successors(Some(Fr::one()), |x| Some(x.double())).take(256).collect()
+    });
+    match POWERS.get(bits as usize) {
+        Some(power) => *power,
+        None => Fr::from(2u64).pow_vartime([u64::from(bits)]),
+    }
 }
 
 /// Constrains `|x| < 2^bits` for a signed `x` (`bits + 1 ≤ 250`).
@@ -137,4 +148,16 @@ pub fn fr_from_i128(x: i128) -> Fr {
 /// Loads a signed integer as a witness.
 pub fn load_i64(ctx: &mut Context<Fr>, value: i64) -> AssignedValue<Fr> {
     ctx.assign_region_last([Witness(fr_from_i64(value))], [])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn powers_of_two_from_the_table_match_exponentiation() {
+        for bits in [0, 1, 15, 16, 63, 64, 127, 128, 224, 253, 254, 255, 256, 300] {
+            assert_eq!(pow2(bits), Fr::from(2u64).pow_vartime([u64::from(bits)]), "2^{bits}");
+        }
+    }
 }

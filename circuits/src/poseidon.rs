@@ -43,6 +43,7 @@ use halo2_base::{
     AssignedValue, Context,
 };
 use merit_core::poseidon::{self as native, R_F, R_P, T};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Rows one permutation takes in a column set.
@@ -401,6 +402,13 @@ impl PoseidonGateConfig {
     ) {
         let slots = Self::slots_per_set(usable_rows);
         assert_fits(permutations.len(), self.sets.len(), slots);
+        // The rounds of every permutation, computed in parallel (most of the region's time).
+        let computed: Vec<_> = permutations
+            .par_iter()
+            .map(|p| {
+                permutation_rows(p.input.map(|cell| *cell.value()), *p.swap.value() == Fr::one())
+            })
+            .collect();
         layouter
             .assign_region(
                 || "poseidon permutations",
@@ -416,14 +424,13 @@ impl PoseidonGateConfig {
                             assign_rows(&mut region, columns, base, &dummy);
                             continue;
                         };
-                        let mut rows = permutation_rows(
-                            permutation.input.map(|cell| *cell.value()),
-                            *permutation.swap.value() == Fr::one(),
-                        );
-                        if let Some(t) = tamper.filter(|t| t.slot == index) {
+                        let tampered = tamper.filter(|t| t.slot == index).map(|t| {
+                            let mut rows = computed[index].clone();
                             rows[t.row][t.column] += Fr::one();
-                        }
-                        let cells = assign_rows(&mut region, columns, base, &rows);
+                            rows
+                        });
+                        let rows = tampered.as_ref().unwrap_or(&computed[index]);
+                        let cells = assign_rows(&mut region, columns, base, rows);
                         if let Some(copy_manager) = copy_manager.as_mut() {
                             let inputs = cells.first.map(Some);
                             permutation.tie(&mut region, inputs, &cells.last, copy_manager);

@@ -52,6 +52,7 @@ use halo2_base::{
     virtual_region::copy_constraints::SharedCopyConstraintManager,
 };
 use merit_core::poseidon::{self as native, R_F, R_P, T};
+use rayon::prelude::*;
 
 use crate::poseidon::{mds_apply, pow5, rc, PermutationCells, TamperCell};
 
@@ -375,12 +376,25 @@ impl WidePoseidonGateConfig {
                     let mut copy_manager = copy_manager.map(|c| c.lock().unwrap());
                     let dummy = permutation_rows([Fr::zero(); T], false);
                     for (set, columns) in self.sets.iter().enumerate() {
+                        // The rounds of the set's permutations, computed in parallel (most of
+                        // the region's time); laid out in order below.
+                        let computed: Vec<_> = occupant[set]
+                            .par_iter()
+                            .map(|index| {
+                                index.map(|i| {
+                                    let p = &permutations[i];
+                                    permutation_rows(p.state, *p.swap.value() == Fr::one())
+                                })
+                            })
+                            .collect();
                         let mut rows =
                             vec![[Fr::zero(); COLUMNS_PER_SET]; 1 + slots * ROWS_PER_PERMUTATION];
-                        for (slot, index) in occupant[set].iter().enumerate() {
+                        for (slot, (index, laid_out)) in
+                            occupant[set].iter().zip(&computed).enumerate()
+                        {
                             let base = slot * ROWS_PER_PERMUTATION;
-                            let laid_out = index.map(|i| {
-                                let p = &permutations[i];
+                            if let Some(i) = index {
+                                let p = &permutations[*i];
                                 if p.capacity.is_none() {
                                     let previous = [0, 1, 2].map(|j| rows[base][j]);
                                     let absorbed =
@@ -394,8 +408,7 @@ impl WidePoseidonGateConfig {
                                 rows[base][4] = *p.input[1].value();
                                 rows[base][5] = *p.input[2].value();
                                 rows[base][6] = *p.swap.value();
-                                permutation_rows(p.state, *p.swap.value() == Fr::one())
-                            });
+                            }
                             let (body, output) = laid_out.as_ref().unwrap_or(&dummy);
                             rows[base + 1..base + ROWS_PER_PERMUTATION].copy_from_slice(body);
                             rows[base + ROWS_PER_PERMUTATION][..T].copy_from_slice(output);

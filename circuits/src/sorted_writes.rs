@@ -36,6 +36,8 @@
 //! slot order and the tree ends the same. The circuit is single-phase: the dynamic lookup is
 //! halo2's own lookup argument on fixed-shape columns.
 
+use std::collections::HashMap;
+
 use halo2_base::{
     gates::{GateInstructions, RangeChip, RangeInstructions},
     halo2_proofs::halo2curves::bn256::Fr,
@@ -43,7 +45,7 @@ use halo2_base::{
     AssignedValue, Context,
     QuantumCell::Constant,
 };
-use merit_core::account_tree::{AccountTree, TreeError};
+use merit_core::{account_tree::AccountTree, poseidon};
 
 use crate::{
     account_tree::{merkle_root, write_leaf},
@@ -187,10 +189,13 @@ impl SortedWrites {
         let height = levels - top;
         let mut order: Vec<usize> = (0..writes.len()).collect();
         order.sort_by_key(|&p| (writes[p].0, p));
-        let subtree_roots =
-            |tree: &AccountTree| (0..1u64 << top).map(|j| tree.node(height, j)).collect::<Vec<_>>();
-        let roots_before = subtree_roots(tree);
-        let mut tree = tree.clone();
+        // The nodes changed so far, up to the subtrees' roots, over the tree before the batch:
+        // each write hashes `height` levels, and the tree is neither cloned nor rehashed above.
+        let mut changed: HashMap<(usize, u64), Fr> = HashMap::new();
+        let node = |changed: &HashMap<(usize, u64), Fr>, height: usize, index: u64| {
+            changed.get(&(height, index)).copied().unwrap_or_else(|| tree.node(height, index))
+        };
+        let roots_before: Vec<Fr> = (0..1u64 << top).map(|j| tree.node(height, j)).collect();
         let mut siblings = Vec::with_capacity(order.len());
         let mut touched = vec![false; 1 << top];
         for &p in &order {
@@ -201,14 +206,20 @@ impl SortedWrites {
                     reason: format!("beyond the {levels} written levels"),
                 });
             }
-            let index_error =
-                |e: TreeError| SortedWritesError::Index { index, reason: e.to_string() };
-            let proof = tree.proof(index).map_err(index_error)?;
-            siblings.push(proof.siblings[..height].to_vec());
-            tree.set_leaf(index, leaf).map_err(index_error)?;
+            let path: Vec<Fr> = (0..height).map(|h| node(&changed, h, (index >> h) ^ 1)).collect();
+            let mut value = leaf;
+            changed.insert((0, index), value);
+            for (h, sibling) in path.iter().enumerate() {
+                value = match (index >> h) & 1 {
+                    0 => poseidon::hash2(value, *sibling),
+                    _ => poseidon::hash2(*sibling, value),
+                };
+                changed.insert((h + 1, index >> (h + 1)), value);
+            }
+            siblings.push(path);
             touched[(index >> height) as usize] = true;
         }
-        let roots_after = subtree_roots(&tree);
+        let roots_after = (0..1u64 << top).map(|j| node(&changed, height, j)).collect();
         Ok(Self { order, siblings, roots_before, roots_after, touched })
     }
 }

@@ -380,3 +380,36 @@ fn an_unwritten_subtree_claimed_touched_fails() {
 fn a_wrong_subtree_root_before_the_batch_fails() {
     assert!(!sorted_tampered(|s| s.roots_before[3] += Fr::one()));
 }
+
+/// `build_batch_circuit` plans the account witness on another thread while it assigns the
+/// contribution slots; the cells, their order, the permutations and the table rows must be
+/// those of the sequential `build_batch_circuit_with`, or keys made by one would not prove
+/// witnesses of the other.
+#[test]
+fn the_concurrent_build_assigns_what_the_sequential_one_does() {
+    let vector = golden("batch_d24_tanh.json");
+    let fitting = fitting_levels(&vector);
+    let shapes =
+        [shape(&vector, new_accounts(&vector)), lean(sorted_shape(&vector, fitting, fitting - 1))];
+    for shape in shapes {
+        let build = |concurrent: bool| {
+            let mut builder = MeritCircuitBuilder::new(CircuitBuilderStage::Mock, 18, 17);
+            let instances = if concurrent {
+                merit_circuits::batch::build_batch_circuit(&mut builder, &shape, &vector)
+            } else {
+                let accounts = AccountWitness::of(&shape, &vector).unwrap();
+                build_batch_circuit_with(&mut builder, &shape, &vector, &accounts)
+            }
+            .unwrap();
+            let cells: Vec<Fr> =
+                builder.base.main(0).advice.iter().map(|cell| cell.evaluate()).collect();
+            let states: Vec<[Fr; 3]> =
+                builder.poseidon.permutations().iter().map(|p| p.state).collect();
+            builder.calculate_params();
+            (instances, cells, states, builder.stats())
+        };
+        let (concurrent, sequential) = (build(true), build(false));
+        assert!(!concurrent.1.is_empty() && !concurrent.2.is_empty());
+        assert_eq!(concurrent, sequential, "{shape:?}");
+    }
+}
