@@ -39,6 +39,27 @@ use crate::{srs::Srs, ProverError};
 /// The key format; bump when the circuit's layout changes in a way the fingerprint cannot see.
 const KEY_FORMAT: &str = "merit-keys/1";
 
+/// The environment variable halo2 (halo2-axiom and halo2-axiom-gpu alike) caps every
+/// constraint system's degree with, 5 when unset.
+pub const MAX_DEGREE: &str = "MAX_DEGREE";
+
+/// Refuses a `MAX_DEGREE` (its value, if set) other than halo2's default 5: the cap is read
+/// whenever a constraint system is configured, so another value changes the keys a process
+/// makes, and keys read from disk no longer match the circuit (proofs that fail, or no keys).
+pub fn check_max_degree(value: Option<&std::ffi::OsStr>) -> Result<(), ProverError> {
+    match value {
+        None => Ok(()),
+        Some(value) if value.to_str().map(str::trim) == Some("5") => Ok(()),
+        Some(value) => Err(ProverError::Environment {
+            variable: MAX_DEGREE,
+            value: value.to_string_lossy().into_owned(),
+            reason: "halo2 caps the constraint system's degree with it, so keys and proofs \
+                     would not be those of Merit's circuits; unset it (or set it to 5)"
+                .into(),
+        }),
+    }
+}
+
 /// What `NAME.circuit.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -135,6 +156,7 @@ impl KeyStore {
 
     /// Loads the stored keys of `config`, checking they were made for it and for `srs`.
     pub fn load(&self, config: &LoadedConfig, srs: &Srs) -> Result<BatchKeys, ProverError> {
+        check_max_degree(std::env::var_os(MAX_DEGREE).as_deref())?;
         let name = &config.config.name;
         let circuit_path = self.circuit_path(name);
         let text = fs::read_to_string(&circuit_path).map_err(|source| {
@@ -217,6 +239,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ProverError> {
 
 /// Generates the keys of `config` with `srs` (the circuit built on a sample batch).
 pub fn keygen(config: &LoadedConfig, srs: &Srs) -> Result<BatchKeys, ProverError> {
+    check_max_degree(std::env::var_os(MAX_DEGREE).as_deref())?;
     let k = config.config.k as u32;
     if srs.k() != k {
         return Err(ProverError::SrsSize { srs: srs.k(), k });
@@ -230,4 +253,25 @@ pub fn keygen(config: &LoadedConfig, srs: &Srs) -> Result<BatchKeys, ProverError
     let pk = keygen_pk(srs.params(), vk, &builder).map_err(|e| ProverError::halo2("keygen", e))?;
     let break_points = builder.base.break_points();
     Ok(BatchKeys { config: config.clone(), params, break_points, pk, generated: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    #[test]
+    fn a_max_degree_other_than_halo2s_default_is_refused() {
+        assert!(check_max_degree(None).is_ok());
+        assert!(check_max_degree(Some(OsStr::new("5"))).is_ok());
+        for value in ["4", "6", "", "five"] {
+            let err = check_max_degree(Some(OsStr::new(value))).unwrap_err();
+            assert!(
+                matches!(&err, ProverError::Environment { variable: MAX_DEGREE, value: v, .. } if v == value),
+                "{value}: {err}"
+            );
+            assert!(err.to_string().contains("MAX_DEGREE"), "{err}");
+        }
+    }
 }

@@ -121,6 +121,16 @@ pub enum ProverError {
         /// The file's.
         found: B256,
     },
+    /// An environment variable would change the circuits.
+    #[error("{variable}={value} is set: {reason}")]
+    Environment {
+        /// The variable.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] merit_circuits::config::ConfigError),
