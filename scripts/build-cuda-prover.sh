@@ -6,7 +6,8 @@
 #                           library it needs on the host is the driver's libcuda.so.1;
 #   dist/merit-prover-cpu   the CPU backend, to compare the two on the same host;
 #   dist/merit-prover-cuda-tests  the CUDA equivalence test (prover/tests/cuda.rs), run from
-#                           the repository root on the GPU host.
+#                           the repository root on the GPU host;
+#   dist/merit-provers.tar.xz  the three, compressed (~21 MB), to carry them in one file.
 # A CUDA build aborts at start on a machine without a GPU, so it is never part of the workspace
 # build, the tests or CI.
 #
@@ -60,6 +61,10 @@ echo "== building the CPU prover"
 cargo build --locked --release -p merit-prover --bin merit-prover
 cp "$CARGO_TARGET_DIR/release/merit-prover" dist/merit-prover-cpu
 strip dist/merit-prover-cuda dist/merit-prover-cpu dist/merit-prover-cuda-tests
+# The three binaries in one archive (~21 MB instead of ~125 MB) for a transfer with a size
+# limit; scripts/gpu-bench.sh unpacks it when the binaries are missing.
+tar -C dist -cf - merit-prover-cuda merit-prover-cpu merit-prover-cuda-tests \
+  | xz -T0 -6 > dist/merit-provers.tar.xz
 
 echo "== dynamic dependencies of dist/merit-prover-cuda"
 ldd dist/merit-prover-cuda

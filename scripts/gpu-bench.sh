@@ -3,7 +3,7 @@
 # CUDA prover's proof verifies with the CPU prover's verifier, then benchmarks both backends on
 # the given configurations (same host, same development SRS, same keys). Results (bench JSON,
 # proofs, GPU memory samples, the log) go to $RESULTS (default: bench-results/), tarred into
-# $RESULTS.tgz.
+# $RESULTS.tgz. The binaries may come as dist/merit-provers.tar.xz alone (unpacked here).
 #   scripts/gpu-bench.sh [--smoke] [--cpu-repeat N] CONFIG...
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,12 @@ while [ $# -gt 0 ]; do
     *) configs+=("$1") ;;
   esac
   shift
+done
+if [ ! -x dist/merit-prover-cuda ] && [ -f dist/merit-provers.tar.xz ]; then
+  tar -C dist -xJf dist/merit-provers.tar.xz
+fi
+for binary in merit-prover-cuda merit-prover-cpu merit-prover-cuda-tests; do
+  [ -x "dist/$binary" ] || { echo "dist/$binary missing: run scripts/build-cuda-prover.sh" >&2; exit 1; }
 done
 log="$results/log.txt"
 exec > >(tee -a "$log") 2>&1
