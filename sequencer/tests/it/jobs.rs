@@ -75,7 +75,7 @@ fn first_proof(vector: &BatchVector) -> BatchProof {
     proof
 }
 
-async fn lease(app: &Router, prover: &str) -> (StatusCode, Option<Job>) {
+pub(crate) async fn lease(app: &Router, prover: &str) -> (StatusCode, Option<Job>) {
     let body = serde_json::to_vec(&json!({ "prover": prover })).unwrap();
     let (status, value) =
         call(app, Method::POST, "/v1/jobs/lease", Some(("application/json", body))).await;

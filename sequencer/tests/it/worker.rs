@@ -1,41 +1,55 @@
 //! The prover worker (`merit_prover::worker`) against a node served on a real socket: it leases
-//! the sealed batch, proves it with the tiny circuit and uploads the proof; and it waits for a
-//! sequencer that is not up yet. Deadlines are generous and only bound polling.
+//! the sealed batch, proves it with the tiny circuit and uploads the proof; it waits for a
+//! sequencer that is not up yet; it uploads to a sequencer restarted while it proved; and it
+//! drops a proof whose lease was lost and proves the batch again on a new lease. A gated prover
+//! lets each test act while a proof is in progress, so nothing depends on timing. Deadlines are
+//! generous and only bound polling.
 
 use std::{
     net::SocketAddr,
-    sync::{atomic::Ordering, mpsc, Arc},
+    sync::{atomic::Ordering, mpsc, Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use axum::http::StatusCode;
+use merit_core::vectors::BatchVector;
 use merit_prover::{
-    worker::{JobOutcome, LocalProver, Worker, WorkerOptions, WorkerSummary},
-    BatchProof,
+    worker::{JobOutcome, LocalProver, Prover, Worker, WorkerOptions, WorkerSummary},
+    Backend, BatchKeys, BatchProof, ProverError,
 };
-use merit_sequencer::{BatcherMode, JobQueue, MemoryStore, Node, Settings, SystemClock};
+use merit_sequencer::{
+    BatcherMode, Clock, JobQueue, ManualClock, MemoryStore, Node, RocksStore, Settings, Store,
+    SystemClock,
+};
 use tokio::net::TcpListener;
 
-use crate::{get, manual_settings, router, signed_tiny, submit, tiny_circuit, tiny_protocol};
+use crate::{
+    get, jobs::lease, manual_settings, router, signed_tiny, submit, tiny_circuit, tiny_protocol,
+};
 
 const DEADLINE: Duration = Duration::from_secs(300);
+const LEASE: Duration = Duration::from_secs(600);
 
 /// A node with the job queue that seals on its own (after 20 ms), served on `listener`.
 async fn serve(listener: TcpListener) -> (Node, tokio::task::JoinHandle<()>) {
+    serve_with(listener, Arc::new(MemoryStore::new()), Arc::new(SystemClock))
+}
+
+/// [`serve`] on `store`, with leases on `clock`.
+fn serve_with(
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> (Node, tokio::task::JoinHandle<()>) {
     let settings = Settings {
         max_batch_size: 4,
         max_batch_age: Duration::from_millis(20),
         ..manual_settings()
     };
-    let jobs = JobQueue::new(tiny_circuit(), Duration::from_secs(600), Arc::new(SystemClock));
-    let node = Node::start_with_jobs(
-        tiny_protocol(),
-        settings,
-        Arc::new(MemoryStore::new()),
-        BatcherMode::Automatic,
-        Some(jobs),
-    )
-    .unwrap();
+    let jobs = JobQueue::new(tiny_circuit(), LEASE, clock);
+    let node =
+        Node::start_with_jobs(tiny_protocol(), settings, store, BatcherMode::Automatic, Some(jobs))
+            .unwrap();
     let app = router(&node);
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
@@ -43,8 +57,18 @@ async fn serve(listener: TcpListener) -> (Node, tokio::task::JoinHandle<()>) {
     (node, server)
 }
 
+/// Stops serving and shuts the node down (its store closed).
+async fn stop(node: Node, server: tokio::task::JoinHandle<()>) {
+    server.abort();
+    let _ = server.await;
+    node.shutdown().await;
+}
+
 fn worker(addr: SocketAddr) -> Worker<LocalProver> {
-    let circuit = tiny_circuit();
+    worker_with(addr, LocalProver::new(tiny_circuit().srs().clone()))
+}
+
+fn worker_with<P: Prover>(addr: SocketAddr, prover: P) -> Worker<P> {
     let options = WorkerOptions {
         sequencer: format!("http://{addr}"),
         prover_id: "test-worker".into(),
@@ -53,11 +77,61 @@ fn worker(addr: SocketAddr) -> Worker<LocalProver> {
         backoff_max: Duration::from_millis(200),
         progress: false,
     };
-    Worker::new(options, LocalProver::new(circuit.srs().clone()), circuit.keys().clone()).unwrap()
+    Worker::new(options, prover, tiny_circuit().keys().clone()).unwrap()
+}
+
+/// A prover that reports each batch it starts on and proves it only once the test opens the
+/// gate, so a test can act while a proof is in progress.
+struct GatedProver {
+    inner: LocalProver,
+    started: Mutex<mpsc::Sender<u64>>,
+    gate: Mutex<mpsc::Receiver<()>>,
+}
+
+/// The handles of a [`GatedProver`]: which batch it started, and the gate.
+struct Gate {
+    started: mpsc::Receiver<u64>,
+    open: mpsc::Sender<()>,
+}
+
+impl Gate {
+    /// Waits until the prover has started on a batch; returns its id.
+    async fn started(self) -> (u64, mpsc::Sender<()>) {
+        let Self { started, open } = self;
+        let batch_id = tokio::task::spawn_blocking(move || {
+            started.recv_timeout(DEADLINE).expect("the worker starts proving")
+        })
+        .await
+        .unwrap();
+        (batch_id, open)
+    }
+}
+
+fn gated_prover() -> (GatedProver, Gate) {
+    let (started_tx, started) = mpsc::channel();
+    let (open, gate) = mpsc::channel();
+    let prover = GatedProver {
+        inner: LocalProver::new(tiny_circuit().srs().clone()),
+        started: Mutex::new(started_tx),
+        gate: Mutex::new(gate),
+    };
+    (prover, Gate { started, open })
+}
+
+impl Prover for GatedProver {
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
+    fn prove(&self, keys: &BatchKeys, vector: &BatchVector) -> Result<BatchProof, ProverError> {
+        let _ = self.started.lock().unwrap().send(vector.batch.batch_id);
+        self.gate.lock().unwrap().recv().expect("the test opens the gate");
+        self.inner.prove(keys, vector)
+    }
 }
 
 /// Runs `worker` on a thread; the receiver yields its summary.
-fn spawn(worker: Worker<LocalProver>) -> mpsc::Receiver<WorkerSummary> {
+fn spawn<P: Prover + 'static>(worker: Worker<P>) -> mpsc::Receiver<WorkerSummary> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let summary = worker.run().expect("the worker runs");
@@ -160,4 +234,80 @@ async fn the_worker_waits_for_a_sequencer_that_is_not_up_yet() {
     assert_proven(&node).await;
     server.abort();
     node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_uploads_to_a_sequencer_restarted_while_it_proved() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let store = || Arc::new(RocksStore::open(&path).unwrap()) as Arc<dyn Store>;
+    let (node, server) = serve_with(listener, store(), Arc::new(SystemClock));
+    submit_and_seal(&node).await;
+
+    let (prover, gate) = gated_prover();
+    let worker = worker_with(addr, prover);
+    let metrics = worker.metrics().clone();
+    let finished = spawn(worker);
+    let (batch_id, open) = gate.started().await;
+    assert_eq!(batch_id, 1);
+
+    // The sequencer goes down while the batch is being proven: the upload finds it
+    // unreachable and is retried, with the proof kept.
+    stop(node, server).await;
+    open.send(()).unwrap();
+    wait_for("the upload to find the sequencer down", || {
+        metrics.sequencer_unreachable.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    assert_eq!(metrics.jobs_proven.load(Ordering::Relaxed), 0);
+
+    // Back on the same address and database: the durable lease takes the upload.
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let (node, server) = serve_with(listener, store(), Arc::new(SystemClock));
+    let summary = summary_of(finished).await;
+    assert_eq!(summary.proven(), vec![1], "{summary:?}");
+    assert_eq!(metrics.leases_lost.load(Ordering::Relaxed), 0);
+    assert_proven(&node).await;
+    stop(node, server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_whose_lease_was_lost_is_dropped_and_the_batch_proven_on_a_new_lease() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (node, server) =
+        serve_with(listener, Arc::new(MemoryStore::new()), clock.clone() as Arc<dyn Clock>);
+    submit_and_seal(&node).await;
+
+    let (prover, gate) = gated_prover();
+    let worker = worker_with(addr, prover);
+    let metrics = worker.metrics().clone();
+    let finished = spawn(worker);
+    let (_, open) = gate.started().await;
+
+    // While it proves, its lease lapses and another prover leases the batch.
+    clock.advance(LEASE + Duration::from_millis(1));
+    let app = router(&node);
+    let (status, rival) = lease(&app, "rival").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rival.unwrap().batch_id, 1);
+    open.send(()).unwrap();
+    let summary = summary_of(finished).await;
+    assert!(matches!(summary.jobs[..], [JobOutcome::LeaseLost { batch_id: 1 }]), "{summary:?}");
+    assert_eq!(metrics.leases_lost.load(Ordering::Relaxed), 1);
+    assert_eq!(metrics.jobs_proven.load(Ordering::Relaxed), 0);
+    let (_, job) = get(&app, "/v1/jobs/1").await;
+    assert_eq!((job["status"].as_str(), job["prover"].as_str()), (Some("leased"), Some("rival")));
+
+    // The rival's lease lapses in turn: a worker leases the batch again and proves it.
+    clock.advance(LEASE + Duration::from_millis(1));
+    let summary =
+        summary_of(spawn(worker_with(addr, LocalProver::new(tiny_circuit().srs().clone())))).await;
+    assert_eq!(summary.proven(), vec![1], "{summary:?}");
+    assert_proven(&node).await;
+    drop(app);
+    stop(node, server).await;
 }
