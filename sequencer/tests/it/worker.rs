@@ -14,7 +14,9 @@ use std::{
 use axum::http::StatusCode;
 use merit_core::vectors::BatchVector;
 use merit_prover::{
-    worker::{JobOutcome, LocalProver, Prover, Worker, WorkerOptions, WorkerSummary},
+    worker::{
+        JobOutcome, LocalProver, Prover, Worker, WorkerMetrics, WorkerOptions, WorkerSummary,
+    },
     Backend, BatchKeys, BatchProof, ProverError,
 };
 use merit_sequencer::{
@@ -88,26 +90,11 @@ struct GatedProver {
     gate: Mutex<mpsc::Receiver<()>>,
 }
 
-/// The handles of a [`GatedProver`]: which batch it started, and the gate.
-struct Gate {
-    started: mpsc::Receiver<u64>,
-    open: mpsc::Sender<()>,
-}
-
-impl Gate {
-    /// Waits until the prover has started on a batch; returns its id.
-    async fn started(self) -> (u64, mpsc::Sender<()>) {
-        let Self { started, open } = self;
-        let batch_id = tokio::task::spawn_blocking(move || {
-            started.recv_timeout(DEADLINE).expect("the worker starts proving")
-        })
-        .await
-        .unwrap();
-        (batch_id, open)
-    }
-}
-
-fn gated_prover() -> (GatedProver, Gate) {
+/// A worker (`once`) on `addr` with a [`GatedProver`], run on a thread; returns when it has
+/// started proving: the batch it proves, the gate to open, its metrics and its summary to come.
+async fn start_gated_worker(
+    addr: SocketAddr,
+) -> (u64, mpsc::Sender<()>, Arc<WorkerMetrics>, mpsc::Receiver<WorkerSummary>) {
     let (started_tx, started) = mpsc::channel();
     let (open, gate) = mpsc::channel();
     let prover = GatedProver {
@@ -115,7 +102,15 @@ fn gated_prover() -> (GatedProver, Gate) {
         started: Mutex::new(started_tx),
         gate: Mutex::new(gate),
     };
-    (prover, Gate { started, open })
+    let worker = worker_with(addr, prover);
+    let metrics = worker.metrics().clone();
+    let finished = spawn(worker);
+    let batch_id = tokio::task::spawn_blocking(move || {
+        started.recv_timeout(DEADLINE).expect("the worker starts proving")
+    })
+    .await
+    .unwrap();
+    (batch_id, open, metrics, finished)
 }
 
 impl Prover for GatedProver {
@@ -246,11 +241,7 @@ async fn the_worker_uploads_to_a_sequencer_restarted_while_it_proved() {
     let (node, server) = serve_with(listener, store(), Arc::new(SystemClock));
     submit_and_seal(&node).await;
 
-    let (prover, gate) = gated_prover();
-    let worker = worker_with(addr, prover);
-    let metrics = worker.metrics().clone();
-    let finished = spawn(worker);
-    let (batch_id, open) = gate.started().await;
+    let (batch_id, open, metrics, finished) = start_gated_worker(addr).await;
     assert_eq!(batch_id, 1);
 
     // The sequencer goes down while the batch is being proven: the upload finds it
@@ -282,11 +273,7 @@ async fn a_proof_whose_lease_was_lost_is_dropped_and_the_batch_proven_on_a_new_l
         serve_with(listener, Arc::new(MemoryStore::new()), clock.clone() as Arc<dyn Clock>);
     submit_and_seal(&node).await;
 
-    let (prover, gate) = gated_prover();
-    let worker = worker_with(addr, prover);
-    let metrics = worker.metrics().clone();
-    let finished = spawn(worker);
-    let (_, open) = gate.started().await;
+    let (_, open, metrics, finished) = start_gated_worker(addr).await;
 
     // While it proves, its lease lapses and another prover leases the batch.
     clock.advance(LEASE + Duration::from_millis(1));
